@@ -1,0 +1,39 @@
+"""What phases share: the comment being judged, and the evidence each phase hands to compose."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from classifiers.verdict import Match
+
+if TYPE_CHECKING:
+    from classifiers.phases.normalise import Normalised
+    from classifiers.phases.tokenise import Token
+
+
+@dataclass(slots=True)
+class Evidence:
+    """One phase's findings. compose() merges every phase's evidence into one Verdict."""
+
+    matches: list[Match] = field(default_factory=list)
+    scores: dict[str, float] = field(default_factory=dict)  # category -> 0..1 (the model's probabilities)
+    model_tokens: list[str] = field(default_factory=list)
+    # Categories a phase has positive reason to clear (e.g. welfare allow-list context for the model).
+    cleared: set[str] = field(default_factory=set)
+    thresholds: dict[str, float] = field(default_factory=dict)  # the model's per-category cut-offs
+
+
+@dataclass(slots=True)
+class Context:
+    original: str
+    author: str | None = None  # display name / username, for impersonation
+    normalised: Normalised | None = None  # set by the normalise phase
+    tokens: list[Token] = field(default_factory=list)  # set by the tokenise phase
+    evidence: list[Evidence] = field(default_factory=list)
+
+
+class Phase(Protocol):
+    """A phase reads the context (and may fill normalised/tokens) and returns its evidence."""
+
+    def __call__(self, ctx: Context) -> Evidence | None: ...

@@ -1,0 +1,45 @@
+"""The ordered phases of comment moderation (after Coral's comment pipeline).
+
+A new detector is a new file in classifiers/phases/ and one line in PHASES.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from classifiers.compose import compose
+from classifiers.phases import (
+    impersonation,
+    lexicon_rules,
+    links,
+    model,
+    normalise,
+    personal_info,
+    phishing,
+    spam,
+    tokenise,
+)
+from classifiers.phases.context import Context, Phase
+from classifiers.verdict import Verdict
+
+PHASES: Sequence[Phase] = (
+    normalise.phase,  # NFKC, folding, evasions -> Normalised with an offset map
+    tokenise.phase,  # SudachiPy tokens over the normalised text
+    lexicon_rules.phase,  # Aho-Corasick keyword rules + welfare allow-list + site file
+    personal_info.phase,  # phone, e-mail, address, My Number -> privacy
+    links.phase,  # URLs, shorteners, punycode, deny/allow lists -> harmful_link / security
+    phishing.phase,  # "page will be disabled", fake Meta support -> security
+    spam.phase,  # get-rich, investment, follow-bait -> spam
+    impersonation.phase,  # author names posing as the council -> impersonation
+    model.phase,  # scikit-learn multi-label model -> scores per category
+)
+
+
+def moderate(text: str, *, author: str | None = None) -> Verdict:
+    """Classify one comment. Pure over text; safe to call from many threads."""
+    ctx = Context(original=text, author=author)
+    for phase in PHASES:
+        ev = phase(ctx)
+        if ev is not None:
+            ctx.evidence.append(ev)
+    return compose(ctx)

@@ -1,0 +1,69 @@
+"""What the pipeline returns: one verdict per comment, explained by its matches."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from classifiers.categories import CATEGORIES, Severity
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One piece of evidence. Offsets index the ORIGINAL text (Python str indices, end exclusive)."""
+
+    rule_id: str  # e.g. "lex:insult:0012", "pii:phone", "link:deny:example.xyz", "model"
+    category: str
+    start: int
+    end: int
+    text: str  # original[start:end]
+    severity: Severity = Severity.MEDIUM
+    score: float = 1.0  # rules are 1.0; detectors may be lower
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["severity"] = self.severity.label
+        return d
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    flagged: bool
+    categories: list[str]  # sorted by score, highest first; only those over threshold
+    scores: dict[str, float]  # every category name -> 0..1
+    severity: Severity
+    clauses: list[str]  # policy clauses of the flagged categories, e.g. ["2(7)エ"]
+    action: str  # delete | hide | review | none
+    matches: list[Match] = field(default_factory=list)
+    model_tokens: list[str] = field(default_factory=list)  # the model's strongest tokens, best first
+
+    @property
+    def categories_ja(self) -> list[str]:
+        return [CATEGORIES[c].ja for c in self.categories]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "flagged": self.flagged,
+            "categories": list(self.categories),
+            "scores": {k: round(v, 4) for k, v in self.scores.items()},
+            "severity": self.severity.label,
+            "clauses": list(self.clauses),
+            "action": self.action,
+            "matches": [m.to_dict() for m in self.matches],
+            "model_tokens": list(self.model_tokens),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Verdict:
+        return cls(
+            flagged=bool(d["flagged"]),
+            categories=list(d["categories"]),
+            scores={k: float(v) for k, v in d["scores"].items()},
+            severity=Severity.parse(d["severity"]),
+            clauses=list(d["clauses"]),
+            action=d["action"],
+            matches=[
+                Match(**{**m, "severity": Severity.parse(m["severity"])}) for m in d.get("matches", [])
+            ],
+            model_tokens=list(d.get("model_tokens", [])),
+        )

@@ -1,0 +1,43 @@
+"""The one shape every Meta comment change is parsed into, whatever platform it came from."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+Platform = Literal["facebook", "instagram"]
+Verb = Literal["add", "edited", "remove", "hide", "unhide"]
+
+
+@dataclass(frozen=True, slots=True)
+class CommentEvent:
+    platform: Platform
+    account_id: str  # the Page id or Instagram account id the entry was addressed to
+    comment_id: str
+    verb: Verb
+    text: str  # "" for remove/hide without a message
+    post_id: str | None = None  # Facebook post_id or Instagram media id
+    parent_id: str | None = None  # set for replies
+    author_id: str | None = None
+    author_name: str | None = None  # Facebook from.name or Instagram from.username
+    created_time: float | None = None  # epoch seconds, from the payload when given
+    entry_time: float | None = None  # entry.time
+    field: str = "feed"  # feed | comments | live_comments
+    media_type: str | None = None  # Instagram media_product_type, or Facebook attachment kind
+    attachment_url: str | None = None  # Facebook photo/video on the comment
+    is_own: bool = False  # written by our own Page / account: stored, never flagged
+
+    def dedup_key(self) -> str:
+        """Same platform, comment, verb and text is the same delivery (Meta retries for hours)."""
+        raw = "\x1f".join((self.platform, self.comment_id, self.verb, self.text))
+        return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> CommentEvent:
+        data: dict[str, Any] = json.loads(raw)
+        return cls(**data)
