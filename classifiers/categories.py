@@ -37,7 +37,6 @@ class Category:
     default_action: str  # delete | hide | review
 
 
-
 CATEGORIES: dict[str, Category] = {
     c.name: c
     for c in (
@@ -51,10 +50,20 @@ CATEGORIES: dict[str, Category] = {
             "delete",
         ),
         Category(
-            "threat", "暴力・脅迫・犯行予告", ("2(7)カ",), "違法行為、又は違法行為を煽る情報", Severity.HIGH, "delete"
+            "threat",
+            "暴力・脅迫・犯行予告",
+            ("2(7)カ",),
+            "違法行為、又は違法行為を煽る情報",
+            Severity.HIGH,
+            "delete",
         ),
         Category(
-            "illegal", "違法行為・その勧誘", ("2(7)カ",), "違法行為、又は違法行為を煽る情報", Severity.HIGH, "delete"
+            "illegal",
+            "違法行為・その勧誘",
+            ("2(7)カ",),
+            "違法行為、又は違法行為を煽る情報",
+            Severity.HIGH,
+            "delete",
         ),
         Category(
             "privacy",
@@ -81,9 +90,21 @@ CATEGORIES: dict[str, Category] = {
             Severity.HIGH,
             "delete",
         ),
-        Category("spam", "宣伝・スパム", ("2(7)ケ",), "その他公序良俗に反する情報（宣伝・スパム）", Severity.LOW, "hide"),
         Category(
-            "misinformation", "事実に反する情報", ("2(7)キ",), "事実に反する情報（要確認）", Severity.LOW, "review"
+            "spam",
+            "宣伝・スパム",
+            ("2(7)ケ",),
+            "その他公序良俗に反する情報（宣伝・スパム）",
+            Severity.LOW,
+            "hide",
+        ),
+        Category(
+            "misinformation",
+            "事実に反する情報",
+            ("2(7)キ",),
+            "事実に反する情報（要確認）",
+            Severity.LOW,
+            "review",
         ),
         Category(
             "impersonation",

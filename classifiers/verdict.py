@@ -62,8 +62,6 @@ class Verdict:
             severity=Severity.parse(d["severity"]),
             clauses=list(d["clauses"]),
             action=d["action"],
-            matches=[
-                Match(**{**m, "severity": Severity.parse(m["severity"])}) for m in d.get("matches", [])
-            ],
+            matches=[Match(**{**m, "severity": Severity.parse(m["severity"])}) for m in d.get("matches", [])],
             model_tokens=list(d.get("model_tokens", [])),
         )
