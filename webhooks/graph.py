@@ -1,0 +1,286 @@
+"""Graph API client for the two moderation actions: delete and hide (or unhide) a comment.
+
+Facebook: `DELETE /{comment-id}`, `POST /{comment-id}` with `is_hidden`.
+Instagram: `DELETE /{ig-comment-id}`, `POST /{ig-comment-id}` with `hide`.
+`base_url` includes the API version, e.g. `https://graph.facebook.com/v25.0`.
+
+Every call carries `appsecret_proof`. The token and the proof travel in the form-encoded body,
+never in the URL, so no URL that reaches a log (ours, requests' or urllib3's) holds them.
+
+Retries: one loop with one budget (`max_retries`) for connection errors, timeouts, HTTP 5xx/429,
+and Graph errors that Meta documents as temporary (throttling codes 4, 17, 32, 613, the
+Business Use Case codes 80001 Pages / 80002 Instagram, codes 1 and 2, or `is_transient`).
+urllib3's `Retry` is not used: it cannot see Graph's error codes, which arrive with HTTP 400/403,
+and two nested retry layers would make the attempt count and the total wait hard to bound.
+Delays grow as `backoff * 2**n` (capped), or follow a longer `Retry-After`.
+A `GraphClient` holds a `requests.Session`; use one client per thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import requests
+
+from webhooks.events import Platform
+
+log = logging.getLogger(__name__)
+
+Outcome = Literal["done", "already_gone", "token_expired", "permission", "failed"]
+
+RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, 80001, 80002})
+_TEMPORARY_CODES = frozenset({1, 2})
+_TOKEN_CODES = frozenset({102, 190})
+_PERMISSION_CODES = frozenset({10, *range(200, 300)})
+_NOT_FOUND = (100, 33)
+_MAX_DELAY = 30.0  # seconds; a longer throttle is better retried later from the queue
+_COMMENT_ID = re.compile(r"[0-9A-Za-z_]{1,128}")
+
+_MSG_DONE = {
+    "delete": "コメントを削除しました。",
+    "hide": "コメントを非表示にしました。",
+    "unhide": "コメントの非表示を解除しました。",
+}
+_MSG_GONE = "コメントはすでに削除されているか、見つかりませんでした。処理済みとして扱います。"
+_MSG_TOKEN_EXPIRED = (
+    "アクセストークンの有効期限が切れています。管理者がMetaの設定画面でトークンを更新してください。"
+)
+_MSG_TOKEN_PASSWORD = (
+    "Metaアカウントのパスワードが変更されたため、アクセストークンが使えなくなりました。"
+    "管理者がMetaの設定画面でトークンを更新してください。"
+)
+_MSG_TOKEN_MISSING = "アクセストークンが設定されていません。管理者が設定画面でトークンを登録してください。"
+_MSG_PERMISSION = (
+    "この操作を行う権限がアプリにありません。管理者がMetaの設定画面でアプリの権限を確認してください。"
+)
+_MSG_RATE_LIMIT = (
+    "Metaの利用回数の上限に達したため、処理できませんでした。時間をおいてから、もう一度お試しください。"
+)
+_MSG_SERVER = (
+    "Metaのサーバーで一時的な障害が起きているため、処理できませんでした。"
+    "時間をおいてから、もう一度お試しください。"
+)
+_MSG_CONNECTION = (
+    "Metaのサーバーに接続できませんでした。ネットワークを確認し、時間をおいてから、もう一度お試しください。"
+)
+_MSG_BAD_ID = "コメントIDの形式が正しくないため、処理できませんでした。"
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    ok: bool
+    outcome: Outcome
+    message_ja: str  # shown to staff as is
+    code: int | None = None  # Graph error code, when Meta sent one
+    subcode: int | None = None
+    attempts: int = 0  # HTTP requests sent
+
+
+def appsecret_proof(access_token: str, app_secret: str) -> str:
+    """HMAC-SHA256 of the access token keyed with the app secret, as hex (Meta's `appsecret_proof`)."""
+    return hmac.new(app_secret.encode("utf-8"), access_token.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class _GraphError:
+    code: int | None
+    subcode: int | None
+    transient: bool
+    trace: str | None
+
+
+class GraphClient:
+    def __init__(
+        self,
+        base_url: str,
+        app_secret: str,
+        *,
+        timeout: float = 10,
+        max_retries: int = 4,
+        backoff: float = 0.5,
+        session: requests.Session | None = None,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._app_secret = app_secret
+        self._timeout = timeout
+        self._max_retries = max(0, max_retries)
+        self._backoff = max(0.0, backoff)
+        self._owns_session = session is None
+        self._session = session if session is not None else requests.Session()
+
+    def close(self) -> None:
+        """Close the HTTP session if this client created it."""
+        if self._owns_session:
+            self._session.close()
+
+    def delete_comment(self, platform: Platform, comment_id: str, access_token: str) -> ActionResult:
+        _check_platform(platform)
+        return self._call("DELETE", "delete", platform, comment_id, access_token, {})
+
+    def hide_comment(
+        self, platform: Platform, comment_id: str, access_token: str, hidden: bool = True
+    ) -> ActionResult:
+        _check_platform(platform)
+        flag = "is_hidden" if platform == "facebook" else "hide"
+        action = "hide" if hidden else "unhide"
+        params = {flag: "true" if hidden else "false"}
+        return self._call("POST", action, platform, comment_id, access_token, params)
+
+    def _call(
+        self,
+        method: str,
+        action: str,
+        platform: str,
+        comment_id: str,
+        access_token: str,
+        params: dict[str, str],
+    ) -> ActionResult:
+        if not _COMMENT_ID.fullmatch(comment_id):
+            return ActionResult(False, "failed", _MSG_BAD_ID)
+        if not access_token:
+            return ActionResult(False, "token_expired", _MSG_TOKEN_MISSING)
+        body = {
+            **params,
+            "access_token": access_token,
+            "appsecret_proof": appsecret_proof(access_token, self._app_secret),
+        }
+        url = f"{self._base_url}/{comment_id}"
+        attempts = 0
+        while True:
+            attempts += 1
+            retry_after: float | None = None
+            try:
+                response = self._session.request(method, url, data=body, timeout=self._timeout)
+            except requests.RequestException as exc:
+                # The exception text may quote the request; log its type only.
+                log.warning(
+                    "graph %s %s %s: %s (attempt %d)",
+                    action,
+                    platform,
+                    comment_id,
+                    type(exc).__name__,
+                    attempts,
+                )
+                if attempts > self._max_retries:
+                    return ActionResult(False, "failed", _MSG_CONNECTION, attempts=attempts)
+            else:
+                result = self._interpret(response, action, platform, comment_id, attempts)
+                if result is not None:
+                    return result
+                retry_after = _retry_after(response)
+                if attempts > self._max_retries:
+                    return self._exhausted(response, attempts)
+            time.sleep(self._delay(attempts, retry_after))
+
+    def _interpret(
+        self, response: requests.Response, action: str, platform: str, comment_id: str, attempts: int
+    ) -> ActionResult | None:
+        """The final result for this response, or None when it is worth another attempt."""
+        status = response.status_code
+        error = _graph_error(response)
+        if 200 <= status < 300 and error is None:
+            if _json(response) == {"success": False}:
+                return ActionResult(False, "failed", _other_message(None), attempts=attempts)
+            return ActionResult(True, "done", _MSG_DONE[action], attempts=attempts)
+        code = error.code if error else None
+        subcode = error.subcode if error else None
+        log.warning(
+            "graph %s %s %s: HTTP %d code=%s subcode=%s fbtrace_id=%s (attempt %d)",
+            action,
+            platform,
+            comment_id,
+            status,
+            code,
+            subcode,
+            error.trace if error else None,
+            attempts,
+        )
+        if (code, subcode) == _NOT_FOUND:
+            return ActionResult(True, "already_gone", _MSG_GONE, code, subcode, attempts)
+        if code in _TOKEN_CODES:
+            message = _MSG_TOKEN_PASSWORD if subcode == 460 else _MSG_TOKEN_EXPIRED
+            return ActionResult(False, "token_expired", message, code, subcode, attempts)
+        if code in _PERMISSION_CODES:
+            return ActionResult(False, "permission", _MSG_PERMISSION, code, subcode, attempts)
+        if _retryable(status, error):
+            return None
+        return ActionResult(False, "failed", _other_message(code), code, subcode, attempts)
+
+    def _exhausted(self, response: requests.Response, attempts: int) -> ActionResult:
+        error = _graph_error(response)
+        code = error.code if error else None
+        subcode = error.subcode if error else None
+        throttled = code in RATE_LIMIT_CODES or response.status_code == 429
+        message = _MSG_RATE_LIMIT if throttled else _MSG_SERVER
+        return ActionResult(False, "failed", message, code, subcode, attempts)
+
+    def _delay(self, attempts: int, retry_after: float | None) -> float:
+        delay = self._backoff * 2 ** (attempts - 1)
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        return min(delay, _MAX_DELAY)
+
+
+def _check_platform(platform: str) -> None:
+    if platform not in ("facebook", "instagram"):
+        raise ValueError(f"unknown platform {platform!r}")
+
+
+def _retryable(status: int, error: _GraphError | None) -> bool:
+    if status >= 500 or status == 429:
+        return True
+    if error is None:
+        return False
+    return error.transient or error.code in RATE_LIMIT_CODES or error.code in _TEMPORARY_CODES
+
+
+def _json(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _graph_error(response: requests.Response) -> _GraphError | None:
+    """The `{"error": {...}}` object Graph sends with a failure, if the body has one."""
+    body = _json(response)
+    if not isinstance(body, dict) or not isinstance(body.get("error"), dict):
+        return None
+    error = body["error"]
+    trace = error.get("fbtrace_id")
+    return _GraphError(
+        code=_int(error.get("code")),
+        subcode=_int(error.get("error_subcode")),
+        transient=error.get("is_transient") is True,
+        trace=trace if isinstance(trace, str) else None,
+    )
+
+
+def _int(raw: Any) -> int | None:
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit():
+        return int(raw)
+    return None
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    raw = response.headers.get("Retry-After", "")
+    try:
+        seconds = float(raw)
+    except ValueError:
+        return None
+    return seconds if 0 <= seconds < float("inf") else None
+
+
+def _other_message(code: int | None) -> str:
+    detail = f"（エラーコード {code}）" if code is not None else ""
+    return f"Metaがこの操作を受け付けませんでした{detail}。管理者に連絡してください。"
