@@ -20,6 +20,8 @@ from pathlib import Path
 import psutil
 import redis
 import redis.asyncio
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from service.settings import Settings
 
@@ -85,10 +87,14 @@ class EmbeddedRedis:
             server.connection_pool.disconnect()
             return
         pid = server.pid
+        # A client of our own without retries: redis-py would otherwise retry SHUTDOWN on the closed socket.
+        once = redis.Redis(unix_socket_path=self.socket_path, retry=Retry(NoBackoff(), 0))
         try:
-            server.execute_command("SHUTDOWN", "SAVE")
+            once.execute_command("SHUTDOWN", "SAVE")
         except redis.ConnectionError:
             pass  # the server closes our connection as it exits: that is success
+        finally:
+            once.close()
         deadline = time.monotonic() + SHUTDOWN_WAIT_SECONDS
         while pid and _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)

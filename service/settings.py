@@ -18,6 +18,10 @@ ENV_PREFIX = "SHAKYO_"
 DEFAULT_GRAPH_API_URL = "https://graph.facebook.com/v26.0"
 MIN_DEDUP_TTL_HOURS = 72  # Meta retries failed deliveries for many hours; keep keys well beyond that
 
+# Webhooks cannot be verified without these; page / account ids are optional (that platform is refused).
+SERVE_REQUIRES = ("meta_app_secret", "meta_verify_token")
+SITE_LEXICON_FILE = "site_lexicon.tsv"  # staff-maintained additions to the classifier's lexicon
+
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
@@ -72,6 +76,10 @@ class Settings(BaseSettings):
         return None if isinstance(value, str) and not value.strip() else value
 
     @property
+    def site_lexicon_path(self) -> Path:
+        return self.data_dir / SITE_LEXICON_FILE
+
+    @property
     def dedup_ttl_seconds(self) -> int:
         return self.dedup_ttl_hours * 3600
 
@@ -94,7 +102,10 @@ _HINTS: dict[str, tuple[str, str]] = {
         "Graph APIのURL(例: https://graph.facebook.com/v26.0)を",
         "a Graph API URL such as https://graph.facebook.com/v26.0",
     ),
-    "redis_url": ("RedisのURL(例: redis://localhost:6379/0)を", "a Redis URL such as redis://localhost:6379/0"),
+    "redis_url": (
+        "RedisのURL(例: redis://localhost:6379/0)を",
+        "a Redis URL such as redis://localhost:6379/0",
+    ),
     "data_dir": ("書き込めるデータ用フォルダを", "a writable data directory"),
     "log_level": ("DEBUG・INFO・WARNING・ERRORのいずれかを", "one of DEBUG, INFO, WARNING, ERROR"),
     "max_body_bytes": ("1024以上のバイト数を", "a byte count of at least 1024"),
@@ -143,6 +154,3 @@ def load_settings(require: Iterable[str] = (), **overrides: object) -> Settings:
         if value is None or (isinstance(value, SecretStr) and not value.get_secret_value()):
             raise SettingsError(missing_message(field))
     return settings
-
-
-SERVE_REQUIRES = ("meta_app_secret", "meta_verify_token")

@@ -2,7 +2,7 @@
 
 Facebook: `DELETE /{comment-id}`, `POST /{comment-id}` with `is_hidden`.
 Instagram: `DELETE /{ig-comment-id}`, `POST /{ig-comment-id}` with `hide`.
-`base_url` includes the API version, e.g. `https://graph.facebook.com/v25.0`.
+`base_url` includes the API version, e.g. `https://graph.facebook.com/v26.0`.
 
 Every call carries `appsecret_proof`. The token and the proof travel in the form-encoded body,
 never in the URL, so no URL that reaches a log (ours, requests' or urllib3's) holds them.

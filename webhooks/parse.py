@@ -123,7 +123,7 @@ def _facebook_change(
         result.ignored.append(f"item={_short(item)}")
         return None
     verb = value.get("verb")
-    if verb not in _FB_VERBS:
+    if not isinstance(verb, str) or verb not in _FB_VERBS:
         result.ignored.append(f"verb={_short(verb)}")
         return None
     comment_id = _id(value.get("comment_id"))
@@ -163,7 +163,7 @@ def _instagram_change(
     change: Mapping[Any, Any], account_id: str, entry_time: float | None, result: ParseResult
 ) -> CommentEvent | None:
     field_name = change.get("field")
-    if field_name not in _IG_FIELDS:
+    if not isinstance(field_name, str) or field_name not in _IG_FIELDS:
         result.ignored.append(f"field={_short(field_name)}")
         return None
     value = change.get("value")

@@ -73,13 +73,14 @@ _DOT = r"(?:\.|\[\.\]|\(\.\)|\[dot\]|\(dot\)|\{\.\})"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
 _SCHEME_URL_RE = re.compile(rf"(?:h[tx]{{2}}ps?|(?<![A-Za-z])t?tps?)://{_URL_CHARS}+", re.IGNORECASE)
 _BARE_RE = re.compile(
-    rf"(?<![A-Za-z0-9@.\-/_])(?:{_LABEL}{_DOT})+(?:{'|'.join(_TLDS)})(?![A-Za-z0-9\-])"
+    rf"(?<![A-Za-z0-9@.\-/_])(?:{_LABEL}{_DOT})+(?:{'|'.join(_TLDS)})(?![A-Za-z0-9]|-[A-Za-z0-9])"
     rf"(?:[/?#]{_URL_CHARS}*)?",
     re.IGNORECASE,
 )
 _DEFANG_RE = re.compile(r"\[\.\]|\(\.\)|\[dot\]|\(dot\)|\{\.\}", re.IGNORECASE)
 _PRECHECK_RE = re.compile(r"[.．/／]|dot", re.IGNORECASE)
-_TRAILING = ".,;:!?'"
+_TRAILING = ".,;:!?'-"  # "-" too: a ー after a URL is folded to "-"
+_CLOSERS = {")": "(", "]": "["}
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,14 +97,11 @@ def _trim(text: str, start: int, end: int) -> int:
     """Drop trailing punctuation, and a closing bracket that the URL did not open."""
     while end > start:
         c = text[end - 1]
-        if c in _TRAILING:
-            end -= 1
-        elif c == ")" and text.count("(", start, end) < text.count(")", start, end):
-            end -= 1
-        elif c == "]" and text.count("[", start, end) < text.count("]", start, end):
-            end -= 1
-        else:
+        opener = _CLOSERS.get(c)
+        unbalanced = opener is not None and text.count(opener, start, end) < text.count(c, start, end)
+        if c not in _TRAILING and not unbalanced:
             break
+        end -= 1
     return end
 
 
@@ -155,7 +153,17 @@ def find_urls(original: str) -> list[Url]:
 # ---- judging a host --------------------------------------------------------------------------------
 
 # Look-alike characters in host names, folded on both sides before comparing with a brand.
-_SKELETON_PAIRS = (("rn", "m"), ("vv", "w"), ("0", "o"), ("1", "l"), ("i", "l"), ("3", "e"), ("4", "a"), ("5", "s"), ("7", "t"))
+_SKELETON_PAIRS = (
+    ("rn", "m"),
+    ("vv", "w"),
+    ("0", "o"),
+    ("1", "l"),
+    ("i", "l"),
+    ("3", "e"),
+    ("4", "a"),
+    ("5", "s"),
+    ("7", "t"),
+)
 
 
 def skeleton(word: str) -> str:
@@ -179,6 +187,7 @@ _PHISH_TOKENS = frozenset(p for p, r in _DENY_TOKENS.items() if r.category == "s
     "service",
     "check",
 }
+_PHISH_SKELETONS = frozenset(skeleton(p) for p in _PHISH_TOKENS)
 _IP_RE = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 _SPLIT_RE = re.compile(r"[.\-]")
 
@@ -213,7 +222,7 @@ def _lookalike(host: str, tokens: list[str]) -> str | None:
             if len(bsk) >= 8 and _within_one_edit(sk, bsk):
                 return b
             # metasupport, facebookhelp: a brand glued to a phishing word in one label.
-            if bsk in sk and any(p in sk.replace(bsk, "", 1) for p in _PHISH_TOKENS):
+            if bsk in sk and any(p in sk.replace(bsk, "", 1) for p in _PHISH_SKELETONS):
                 return b
     return None
 
@@ -238,13 +247,15 @@ def judge(url: Url, lured: bool) -> list[Finding]:
         findings.append(Finding(f"link:lookalike:{host}", "security", 0.9, Severity.HIGH))
     if "." in url.userinfo:
         findings.append(Finding(f"link:userinfo:{host}", "security", 0.8, Severity.HIGH))
-    if any(t.startswith("xn--") for t in tokens):
+    if any(label.startswith("xn--") for label in host.split(".")):
         findings.append(Finding(f"link:punycode:{host}", "security", 0.75, Severity.HIGH))
     for word, rule in _DENY_WORDS.items():
         if word in host:
             findings.append(Finding(f"link:deny:{host}", rule.category, rule.score, Severity.HIGH))
             break
-    harmful_tokens = [_DENY_TOKENS[t] for t in tokens if t in _DENY_TOKENS and _DENY_TOKENS[t].category != "security"]
+    harmful_tokens = [
+        _DENY_TOKENS[t] for t in tokens if t in _DENY_TOKENS and _DENY_TOKENS[t].category != "security"
+    ]
     if harmful_tokens:
         best = max(harmful_tokens, key=lambda r: r.score)
         findings.append(Finding(f"link:deny:{host}", best.category, best.score, Severity.HIGH))

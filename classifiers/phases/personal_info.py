@@ -59,6 +59,9 @@ def fold_width(text: str) -> str:
     return text.translate(_WIDTH)
 
 
+_SPACE_RE = re.compile(r"\s+")
+
+
 @dataclass(frozen=True, slots=True)
 class Phrase:
     detector: str
@@ -90,12 +93,16 @@ def load_phrases(detector: str) -> list[Phrase]:
 
 
 class PhraseIndex:
-    """Aho-Corasick over ``Normalised.kana``; phrases are normalised the same way, so spellings agree."""
+    """Aho-Corasick over ``Normalised.kana``; phrases are normalised the same way, so spellings agree.
+
+    Whitespace is ignored on both sides (normalisation keeps the space in "Meta サポート" because both
+    words are longer than one letter), and hits are reported at their offsets in the unsqueezed kana.
+    """
 
     def __init__(self, phrases: Iterable[Phrase]) -> None:
         by_key: dict[str, list[Phrase]] = {}
         for p in phrases:
-            key = normalise(p.text).kana
+            key = _SPACE_RE.sub("", normalise(p.text).kana)
             if key:
                 by_key.setdefault(key, []).append(p)
         self._automaton = ahocorasick.Automaton()
@@ -104,10 +111,16 @@ class PhraseIndex:
         self._automaton.make_automaton()
 
     def find(self, kana: str) -> list[Hit]:
+        positions: list[int] | None = None
+        if _SPACE_RE.search(kana) is not None:
+            positions = [i for i, c in enumerate(kana) if not c.isspace()]
+            kana = _SPACE_RE.sub("", kana)
         hits: list[Hit] = []
         for end, (length, group) in self._automaton.iter(kana):
-            for p in group:
-                hits.append(Hit(end + 1 - length, end + 1, p))
+            start, stop = end + 1 - length, end + 1
+            if positions is not None:
+                start, stop = positions[start], positions[stop - 1] + 1
+            hits.extend(Hit(start, stop, p) for p in group)
         return hits
 
 
@@ -120,7 +133,14 @@ def group_score(hits: Sequence[Hit]) -> float:
 
 
 def match_at(
-    ctx: Context, norm: Normalised, start: int, end: int, rule_id: str, category: str, severity: Severity, score: float
+    ctx: Context,
+    norm: Normalised,
+    start: int,
+    end: int,
+    rule_id: str,
+    category: str,
+    severity: Severity,
+    score: float,
 ) -> Match:
     """A Match for ``[start, end)`` of the normalised text, reported at its span in the original."""
     s, e = norm.span(start, end)
@@ -187,19 +207,62 @@ def _phones(folded: str) -> list[tuple[int, int, str, float, Severity]]:
 _AT = r"(?:@|[ ]?[(\[<{][ ]?at[ ]?[)\]>}][ ]?|[ ]?(?:アット|あっと)(?:マーク|まーく)?[ ]?|[★☆])"
 _DOT = r"(?:\.|[ ]?[(\[<{][ ]?(?:dot|\.)[ ]?[)\]>}][ ]?|[ ]?(?:ドット|どっと)[ ]?)"
 _EMAIL_RE = re.compile(
-    rf"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]{{0,63}}{_AT}"
+    rf"(?<![A-Za-z0-9._%+\-/:])[A-Za-z0-9][A-Za-z0-9._%+\-]{{0,63}}{_AT}"
     rf"[A-Za-z0-9][A-Za-z0-9\-]*(?:{_DOT}[A-Za-z0-9\-]+)*{_DOT}[A-Za-z]{{2,}}(?![A-Za-z0-9])",
     re.IGNORECASE,
 )
 
 # ---- street addresses ------------------------------------------------------------------------------
 
-_PREFECTURES = (
-    "北海道 青森県 岩手県 宮城県 秋田県 山形県 福島県 茨城県 栃木県 群馬県 埼玉県 千葉県 東京都 神奈川県 "
-    "新潟県 富山県 石川県 福井県 山梨県 長野県 岐阜県 静岡県 愛知県 三重県 滋賀県 京都府 大阪府 兵庫県 "
-    "奈良県 和歌山県 鳥取県 島根県 岡山県 広島県 山口県 徳島県 香川県 愛媛県 高知県 福岡県 佐賀県 長崎県 "
-    "熊本県 大分県 宮崎県 鹿児島県 沖縄県"
-).split()
+_PREFECTURES = [
+    "北海道",
+    "青森県",
+    "岩手県",
+    "宮城県",
+    "秋田県",
+    "山形県",
+    "福島県",
+    "茨城県",
+    "栃木県",
+    "群馬県",
+    "埼玉県",
+    "千葉県",
+    "東京都",
+    "神奈川県",
+    "新潟県",
+    "富山県",
+    "石川県",
+    "福井県",
+    "山梨県",
+    "長野県",
+    "岐阜県",
+    "静岡県",
+    "愛知県",
+    "三重県",
+    "滋賀県",
+    "京都府",
+    "大阪府",
+    "兵庫県",
+    "奈良県",
+    "和歌山県",
+    "鳥取県",
+    "島根県",
+    "岡山県",
+    "広島県",
+    "山口県",
+    "徳島県",
+    "香川県",
+    "愛媛県",
+    "高知県",
+    "福岡県",
+    "佐賀県",
+    "長崎県",
+    "熊本県",
+    "大分県",
+    "宮崎県",
+    "鹿児島県",
+    "沖縄県",
+]
 _KANJI = r"[\u4e00-\u9fff々〆ヶケヵ]"
 _NUM = r"[0-9一二三四五六七八九十〇]+"
 _ADDRESS_RE = re.compile(
@@ -209,6 +272,10 @@ _ADDRESS_RE = re.compile(
     rf"(?P<num>(?:{_NUM}丁目[ ]?)?(?:{_NUM}(?:番地の?|番|-|の){_NUM}(?:号|番地|番|-{_NUM})?|{_NUM}番地))"
     r"(?![0-9人名歳才時分円個回月日年%])"
 )
+# Where an address can end: a house number (1234-5, 123番地, 1丁目2番). The place name before it is at most
+# a prefecture (4) + three 市区町村 names (6 each) + a district (6) + a space.
+_ADDRESS_ANCHOR_RE = re.compile(rf"{_NUM}(?:丁目|番地|番|-|の){_NUM}|{_NUM}番地")
+_ADDRESS_MAX_PLACE = 30
 _DATE_RE = re.compile(r"(?:19|20)\d\d-\d{1,2}-\d{1,2}$")
 # Words a greedy match may pick up in front of the place name (住所山口県… → 山口県…).
 _ADDRESS_LEAD = ("現住所", "住所", "所在地", "自宅", "実家", "家")
@@ -240,10 +307,80 @@ def mynumber_valid(digits: str) -> bool:
 _HONORIFICS = ("さん", "くん", "君", "ちゃん", "氏", "様", "さま")
 # Stems that take さん but are roles or relatives, not someone's name (社協さんの住所 is a fair question).
 _NOT_NAMES = frozenset(
-    "社協 職員 店員 業者 大家 奥 皆 みな みんな お母 お父 母 父 お兄 お姉 兄 姉 娘 息子 孫 お孫 お子 子供 子ども "
-    "おばあ おじい ばあ じい おば おじ 隣 お隣 近所 ご近所 市役所 役所 市長 社長 会長 担当 担当者 ヘルパー "
-    "民生委員 ケアマネ 看護師 お医者 医者 先生 郵便屋 農家 生徒 利用者 お客 客 運転手 配達員 駐在 お巡り "
-    "管理人 家主 同僚 上司 友達 友人 彼氏 彼女 旦那 主人 ご主人 嫁 お嫁 親戚".split()
+    [
+        "社協",
+        "職員",
+        "店員",
+        "業者",
+        "大家",
+        "奥",
+        "皆",
+        "みな",
+        "みんな",
+        "お母",
+        "お父",
+        "母",
+        "父",
+        "お兄",
+        "お姉",
+        "兄",
+        "姉",
+        "娘",
+        "息子",
+        "孫",
+        "お孫",
+        "お子",
+        "子供",
+        "子ども",
+        "おばあ",
+        "おじい",
+        "ばあ",
+        "じい",
+        "おば",
+        "おじ",
+        "隣",
+        "お隣",
+        "近所",
+        "ご近所",
+        "市役所",
+        "役所",
+        "市長",
+        "社長",
+        "会長",
+        "担当",
+        "担当者",
+        "ヘルパー",
+        "民生委員",
+        "ケアマネ",
+        "看護師",
+        "お医者",
+        "医者",
+        "先生",
+        "郵便屋",
+        "農家",
+        "生徒",
+        "利用者",
+        "お客",
+        "客",
+        "運転手",
+        "配達員",
+        "駐在",
+        "お巡り",
+        "管理人",
+        "家主",
+        "同僚",
+        "上司",
+        "友達",
+        "友人",
+        "彼氏",
+        "彼女",
+        "旦那",
+        "主人",
+        "ご主人",
+        "嫁",
+        "お嫁",
+        "親戚",
+    ]
 )
 # What follows the cue when it is being disclosed rather than asked about (〇〇さんの住所は…).
 _DISCLOSURE_RE = re.compile(r"[はも:=→]|って|ここ")
@@ -318,16 +455,26 @@ _PRECHECK_EMAIL = re.compile(r"[@＠★☆]|\bat\b|ａｔ|アット|あっと", 
 
 
 def _addresses(folded: str) -> list[tuple[int, int, float, Severity]]:
+    """Addresses, tried only just before a house number so a long run of kanji costs nothing."""
     out: list[tuple[int, int, float, Severity]] = []
-    for m in _ADDRESS_RE.finditer(folded):
-        num = m.group("num")
-        if _DATE_RE.match(num):
+    reach = 0
+    for anchor in _ADDRESS_ANCHOR_RE.finditer(folded):
+        if anchor.start() < reach:
             continue
+        m = None
+        for pos in range(max(reach, anchor.start() - _ADDRESS_MAX_PLACE), anchor.start()):
+            m = _ADDRESS_RE.match(folded, pos)
+            if m is not None:
+                break
+        if m is None or _DATE_RE.match(m.group("num")):
+            continue
+        reach = m.end()
         start = m.start()
         for lead in _ADDRESS_LEAD:
             if folded.startswith(lead, start) and m.end() - start > len(lead) + 3:
                 start += len(lead)
                 break
+        num = m.group("num")
         strong = m.group("pref") is not None or any(w in num for w in _CHOME_OR_BANCHI)
         out.append((start, m.end(), 0.85 if strong else 0.7, Severity.HIGH if strong else Severity.MEDIUM))
     return out

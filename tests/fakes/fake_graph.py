@@ -7,7 +7,7 @@ It answers like Meta's Graph API for the two calls the service makes:
   (Instagram comments) → `{"success": true}`.
 
 Parameters are read from the query string and the form body, as Graph does. Each call must carry a
-known `access_token` and the matching `appsecret_proof`; errors use Graph's JSON shape
+known `access_token` and the matching `appsecret_proof` (as when the app requires it); errors use Graph's JSON shape
 `{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}`. Every call is recorded.
 Replies can be scripted per comment id (consumed in order): 5xx, throttling, "does not exist",
 expired token, permission errors, and delays.
@@ -66,20 +66,18 @@ class Reply:
 
     @classmethod
     def server_error(cls, status: int = 500) -> Reply:
-        status, body = _error(
-            status, 2, "An unexpected error has occurred. Please retry your request later.", transient=True
-        )
+        status, body = _error(status, 2, "Temporary failure in the fake, try again", transient=True)
         return cls(status, body)
 
     @classmethod
     def rate_limited(cls, code: int = 4, *, status: int = 400, retry_after: float | None = None) -> Reply:
         messages = {
-            4: "(#4) Application request limit reached",
-            17: "(#17) User request limit reached",
-            32: "(#32) Page request limit reached",
-            613: "(#613) Calls to this api have exceeded the rate limit.",
-            80001: "(#80001) There have been too many calls to this Page account.",
-            80002: "(#80002) There have been too many calls to this Instagram account.",
+            4: "(#4) Too many calls from this app",
+            17: "(#17) Too many calls for this user",
+            32: "(#32) Too many calls for this Page",
+            613: "(#613) Rate limit exceeded for this method",
+            80001: "(#80001) Too many calls for this Page (business use case)",
+            80002: "(#80002) Too many calls for this Instagram account (business use case)",
         }
         status, body = _error(status, code, messages.get(code, f"(#{code}) Throttled"), transient=True)
         headers = (("Retry-After", str(retry_after)),) if retry_after is not None else ()
@@ -92,13 +90,10 @@ class Reply:
     @classmethod
     def token_expired(cls, subcode: int = 463) -> Reply:
         messages = {
-            463: "Error validating access token: Session has expired.",
-            460: "Error validating access token: The session has been invalidated because the user changed "
-            "their password.",
+            463: "Access token check failed: the token has expired",
+            460: "Access token check failed: invalidated by a password change",
         }
-        return cls(
-            *_error(400, 190, messages.get(subcode, "Error validating access token."), subcode=subcode)
-        )
+        return cls(*_error(400, 190, messages.get(subcode, "Access token check failed"), subcode=subcode))
 
     @classmethod
     def permission_denied(cls, code: int = 200) -> Reply:
@@ -118,8 +113,7 @@ def _not_found() -> tuple[int, dict[str, Any]]:
     return _error(
         400,
         100,
-        "Unsupported delete request. Object does not exist, cannot be loaded due to missing permissions, "
-        "or does not support this operation.",
+        "Object not found: it does not exist or cannot be loaded",
         subcode=33,
         kind="GraphMethodException",
     )
@@ -155,13 +149,11 @@ class FakeGraph:
         *,
         app_secret: str = "fake-app-secret",
         tokens: Iterable[str] = ("fake-page-token",),
-        version: str = "v25.0",
-        require_proof: bool = True,
+        version: str = "v26.0",
     ) -> None:
         self.app_secret = app_secret
         self.tokens = set(tokens)
         self.version = version
-        self.require_proof = require_proof
         self._lock = threading.Lock()
         self._calls: list[Call] = []
         self._scripts: dict[str, deque[Reply]] = defaultdict(deque)
@@ -192,7 +184,10 @@ class FakeGraph:
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         server.daemon_threads = True
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="fake-graph", daemon=True)
+        # A short poll keeps stop() quick; the default half second adds up over a test run.
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-graph", daemon=True
+        )
         self._thread.start()
         return self.base_url
 
@@ -222,11 +217,9 @@ class FakeGraph:
 
     # -- state and scripting ---------------------------------------------------------------------
 
-    def add_comment(
-        self, comment_id: str, *, platform: FakePlatform = "facebook", hidden: bool = False
-    ) -> None:
+    def add_comment(self, comment_id: str, *, platform: FakePlatform = "facebook") -> None:
         with self._lock:
-            self._comments[comment_id] = _Comment(platform=platform, hidden=hidden)
+            self._comments[comment_id] = _Comment(platform=platform)
 
     def script(self, comment_id: str, *replies: Reply) -> None:
         """Queue replies for the next calls on `comment_id`; afterwards the fake answers normally."""
@@ -286,33 +279,20 @@ class FakeGraph:
         self, method: str, version: str, comment_id: str, params: dict[str, str], scripted: Reply | None
     ) -> tuple[int, dict[str, Any], tuple[tuple[str, str], ...]]:
         if version != self.version or not comment_id or "/" in comment_id:
-            status, body = _error(400, 2500, "Unknown path components", kind="OAuthException")
+            status, body = _error(400, 2500, "Path not known to the fake", kind="OAuthException")
             return status, body, ()
         token = params.get("access_token")
         if not token:
-            return (*_error(400, 104, "An access token is required to request this resource."), ())
+            return (*_error(400, 104, "access_token is missing"), ())
         if token not in self.tokens:
-            return (*_error(400, 190, "Invalid OAuth access token - Cannot parse access token"), ())
+            return (*_error(400, 190, "access_token is not valid"), ())
         proof = params.get("appsecret_proof")
         expected = hmac.new(self.app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
-        if self.require_proof and not proof:
+        if not proof:
+            return (*_error(400, 100, "appsecret_proof is missing", kind="GraphMethodException"), ())
+        if not hmac.compare_digest(proof.encode(), expected.encode()):
             return (
-                *_error(
-                    400,
-                    100,
-                    "API calls from the server require an appsecret_proof argument",
-                    kind="GraphMethodException",
-                ),
-                (),
-            )
-        if proof is not None and not hmac.compare_digest(proof, expected):
-            return (
-                *_error(
-                    400,
-                    100,
-                    "Invalid appsecret_proof provided in the API argument",
-                    kind="GraphMethodException",
-                ),
+                *_error(400, 100, "appsecret_proof does not match the token", kind="GraphMethodException"),
                 (),
             )
         if scripted is not None and scripted.status is not None:

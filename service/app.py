@@ -1,0 +1,154 @@
+"""The FastAPI application: Meta webhooks, health, readiness and metrics.
+
+POST /webhooks/meta checks size, then the signature over the raw bytes, and only then parses; each
+comment event is in the Redis stream (deduplicated, atomically) before the 200. Everything on the
+request path uses redis.asyncio, so the event loop never waits on a socket.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import redis.asyncio
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.concurrency import run_in_threadpool
+
+from service import metrics
+from service.ingest import Ingestor
+from service.redis_conn import RedisTarget
+from service.settings import Settings
+from webhooks.parse import parse_payload
+from webhooks.signature import verify_signature
+from webhooks.subscription import verify_subscription
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/webhooks/meta"
+
+
+def _reply(status: int, result: str) -> Response:
+    metrics.WEBHOOK_REQUESTS.labels(result).inc()
+    return Response(content=json.dumps({"result": result}), status_code=status, media_type="application/json")
+
+
+def create_app(settings: Settings, target: RedisTarget) -> FastAPI:
+    """Build the app. Its Redis client is created in the lifespan, on the server's own event loop."""
+    app_secret = settings.secret("meta_app_secret")
+    verify_token = settings.secret("meta_verify_token")
+    limit = settings.max_body_bytes
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        client = target.async_client()
+        app.state.redis = client
+        app.state.ingestor = Ingestor(client, dedup_ttl_seconds=settings.dedup_ttl_seconds)
+        try:
+            yield
+        finally:
+            await client.aclose()
+
+    app = FastAPI(title="shakyo-moderation", lifespan=lifespan, docs_url=None, redoc_url=None)
+
+    @app.get(WEBHOOK_PATH)
+    async def subscribe(request: Request) -> Response:
+        challenge = verify_subscription(request.query_params, verify_token)
+        if challenge is None:
+            log.warning("webhook subscription refused")
+            return _reply(403, "forbidden")
+        log.info("webhook subscription verified")
+        metrics.WEBHOOK_REQUESTS.labels("subscribed").inc()
+        return PlainTextResponse(challenge)
+
+    @app.post(WEBHOOK_PATH)
+    async def receive(request: Request) -> Response:
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            return _reply(
+                413 if declared.isdigit() else 400, "too_large" if declared.isdigit() else "bad_request"
+            )
+        body = bytearray()
+        async for chunk in request.stream():  # the declared length may lie, or be absent (chunked)
+            body += chunk
+            if len(body) > limit:
+                return _reply(413, "too_large")
+        raw = bytes(body)
+        if not verify_signature(raw, request.headers.get("x-hub-signature-256"), app_secret):
+            log.warning("webhook signature rejected", extra={"bytes": len(raw)})
+            return _reply(403, "bad_signature")
+        try:
+            payload: Any = json.loads(raw)
+        except ValueError:  # includes UnicodeDecodeError
+            return _reply(400, "bad_json")
+        parsed = parse_payload(
+            payload,
+            facebook_page_id=settings.facebook_page_id,
+            instagram_account_id=settings.instagram_account_id,
+        )
+        if parsed.ignored:
+            log.debug("webhook parts ignored", extra={"reasons": parsed.ignored})
+        if not parsed.events:
+            return _reply(200, "ignored")
+        try:
+            stored = await request.app.state.ingestor.ingest(parsed.events)
+        except redis.RedisError as exc:
+            # No 200: Meta retries the delivery, and dedup makes the retry safe.
+            log.error("webhook not stored: redis error", extra={"error": type(exc).__name__})
+            return _reply(503, "error")
+        for event, stream_id in zip(parsed.events, stored.stream_ids, strict=True):
+            if stream_id:
+                metrics.EVENTS_INGESTED.labels(event.platform).inc()
+            else:
+                metrics.REDELIVERIES.inc()
+            log.info(
+                "webhook event",
+                extra={
+                    "platform": event.platform,
+                    "comment_id": event.comment_id,
+                    "verb": event.verb,
+                    "is_own": event.is_own,
+                    "stream_id": stream_id or None,
+                    "redelivery": not stream_id,
+                },
+            )
+        return _reply(200, "ok")
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz(request: Request) -> JSONResponse:
+        reasons: dict[str, str] = {}
+        try:
+            await request.app.state.redis.ping()
+        except redis.RedisError as exc:
+            reasons["redis"] = f"unreachable ({type(exc).__name__})"
+        model = await run_in_threadpool(_model_status)
+        if model is not None:
+            reasons["model"] = model
+        if reasons:
+            return JSONResponse({"status": "not_ready", "reasons": reasons}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics")
+    async def prometheus(request: Request) -> Response:
+        return Response(await metrics.render(request.app.state.redis), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _model_status() -> str | None:
+    """None when the classifier's model is loaded, else why not."""
+    from classifiers.phases.model import model_info
+
+    try:
+        info = model_info()
+    except Exception as exc:  # a broken model file must show up as "not ready", not as a 500
+        return f"{type(exc).__name__}: {exc}"
+    return None if info.get("loaded") else str(info.get("error") or "model not loaded")

@@ -1,0 +1,259 @@
+"""`shakyo-mod` (also `python -m service`): serve, worker, queue, classify, train, evaluate.
+
+Adding commands from another module takes one line: put the module's name in COMMAND_MODULES and give
+it `register(commands: Commands) -> None`, which calls `commands.add(...)` for a top-level command or
+`commands.add_to_group("queue", ...)` for a sub-command such as `queue act`. A handler receives the
+parsed arguments and returns the exit code; it raises SettingsError for a bad setting (exit 2,
+one line) and RedisUnavailable when Redis cannot be reached (exit 1, one line). Handlers import the
+heavy parts (uvicorn, the classifier) themselves, so `queue list` starts quickly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+from typing import TextIO
+
+from classifiers.categories import CATEGORIES
+from classifiers.config import configure
+from service.redis_conn import RedisUnavailable, open_redis
+from service.settings import SERVE_REQUIRES, Settings, SettingsError, load_settings
+from service.store import JST, PENDING, QUEUE_STATUSES, Comment, Store
+
+Handler = Callable[[argparse.Namespace], int]
+
+# Modules whose register(commands) adds commands; one line per module.
+COMMAND_MODULES: tuple[str, ...] = ("service.cli",)
+
+
+class Commands:
+    """The command table handed to each module's register()."""
+
+    def __init__(self, parser: argparse.ArgumentParser) -> None:
+        self._sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+        self._groups: dict[str, argparse._SubParsersAction[argparse.ArgumentParser]] = {}
+
+    def add(self, name: str, help: str, handler: Handler) -> argparse.ArgumentParser:
+        parser = self._sub.add_parser(name, help=help, description=help)
+        parser.set_defaults(handler=handler)
+        return parser
+
+    def add_to_group(
+        self, group: str, name: str, help: str, handler: Handler, *, group_help: str = ""
+    ) -> argparse.ArgumentParser:
+        """A sub-command `<group> <name>`; the group is created by its first sub-command."""
+        if group not in self._groups:
+            group_parser = self._sub.add_parser(group, help=group_help, description=group_help)
+            self._groups[group] = group_parser.add_subparsers(dest=f"{group}_command", required=True)
+        parser = self._groups[group].add_parser(name, help=help, description=help)
+        parser.set_defaults(handler=handler)
+        return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="shakyo-mod", description="美祢市社会福祉協議会 SNSコメント審査サービス (shakyo-moderation)"
+    )
+    commands = Commands(parser)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except (SettingsError, RedisUnavailable) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2 if isinstance(exc, SettingsError) else 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def register(commands: Commands) -> None:
+    serve = commands.add(
+        "serve", "Webアプリ・ワーカー・(未設定なら)内蔵Redisを起動します / run the service", _serve
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--no-worker", action="store_true", help="ワーカーを起動しない / web only")
+    commands.add("worker", "ワーカーだけを起動します / run a worker process", _worker)
+    listing = commands.add_to_group(
+        "queue",
+        "list",
+        "審査キューを表示します / list the queue",
+        _queue_list,
+        group_help="審査キュー / queue",
+    )
+    listing.add_argument("--status", default=PENDING, choices=QUEUE_STATUSES)
+    listing.add_argument("--limit", type=int, default=100)
+    listing.add_argument("--offset", type=int, default=0)
+    listing.add_argument("--json", action="store_true", help="1行に1件のJSON / one JSON object per line")
+    commands.add(
+        "classify",
+        'stdinのJSON行 {"id","text"} を判定し1行ずつJSONで出力します / classify JSON lines from stdin',
+        _classify,
+    )
+    train = commands.add("train", "分類モデルを学習します / train the model", _train)
+    train.add_argument("--extra", nargs="*", default=[], type=Path, help="追加の学習データ (JSONL)")
+    evaluate = commands.add(
+        "evaluate", "評価データで分類を評価します / evaluate on a labelled file", _evaluate
+    )
+    evaluate.add_argument("file", type=Path)
+
+
+def configure_classifier(settings: Settings) -> None:
+    configure(site_lexicon_path=settings.site_lexicon_path, model_path=settings.model_path)
+
+
+class _StopSignals:
+    """SIGINT/SIGTERM set an event instead of killing the process, so shutdown runs in order."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.event.set()
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from service.app import create_app
+    from service.logs import configure_logging
+    from service.worker import WorkerThread, ensure_group
+
+    settings = load_settings(require=SERVE_REQUIRES)
+    configure_logging(settings.log_level)
+    configure_classifier(settings)
+    # uvicorn handles the signals while it runs and re-raises them afterwards; ours just let the
+    # remaining steps (worker stop, Redis save and stop) run instead of ending the process there.
+    _StopSignals()
+    with open_redis(settings) as target:
+        ensure_group(target.client())
+        worker = None if args.no_worker else WorkerThread(target.client(), settings)
+        if worker is not None:
+            worker.start()
+        config = uvicorn.Config(
+            create_app(settings, target),
+            host=args.host,
+            port=args.port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=10,
+        )
+        try:
+            uvicorn.Server(config).run()
+        finally:
+            if worker is not None:
+                worker.stop()
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from service.logs import configure_logging
+    from service.worker import Worker
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    configure_classifier(settings)
+    stop = _StopSignals()
+    with open_redis(settings) as target:
+        Worker(target.client(), settings).run(stop.event)
+    return 0
+
+
+def _queue_list(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    with open_redis(settings) as target:
+        items = Store(target.client()).list_queue(args.status, limit=args.limit, offset=args.offset)
+    if args.json:
+        for item in items:
+            print(json.dumps(item.to_public(), ensure_ascii=False))
+    else:
+        _print_table(items, sys.stdout)
+    return 0
+
+
+def _print_table(items: list[Comment], out: TextIO) -> None:
+    headers = ("受信日時(JST)", "媒体", "重大度", "分類", "投稿者", "状態", "コメント")
+    rows = [
+        (
+            _jst(item.received_at),
+            "Facebook" if item.platform == "facebook" else "Instagram",
+            item.severity_level.ja,
+            "・".join(CATEGORIES[c].ja for c in item.categories if c in CATEGORIES),
+            item.author_name or "",
+            item.status,
+            _one_line(item.text, 40),
+        )
+        for item in items
+    ]
+    if not rows:
+        print("該当するコメントはありません。", file=out)
+        return
+    print("\t".join(headers), file=out)
+    for row in rows:
+        print("\t".join(row), file=out)
+    print(f"{len(rows)}件", file=out)
+
+
+def _jst(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, JST).strftime("%Y-%m-%d %H:%M")
+
+
+def _one_line(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def _classify(args: argparse.Namespace) -> int:
+    import classifiers
+
+    configure_classifier(load_settings())
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        item_id: object = None
+        try:
+            data = json.loads(line)
+            if not isinstance(data, dict):
+                raise ValueError("a line must be a JSON object")
+            item_id = data.get("id")
+            text = data.get("text")
+            if not isinstance(text, str):
+                raise ValueError('"text" must be a string')
+            author = data.get("author")
+            verdict = classifiers.moderate(text, author=author if isinstance(author, str) else None)
+            out = {"id": item_id, **verdict.to_dict()}
+        except ValueError as exc:  # includes JSONDecodeError
+            out = {"id": item_id, "error": str(exc)}
+        print(json.dumps(out, ensure_ascii=False), flush=True)
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from classifiers.training import train
+
+    configure_classifier(load_settings())
+    print(json.dumps(train(extra=list(args.extra)), ensure_ascii=False, indent=2))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from classifiers.training import evaluate
+
+    configure_classifier(load_settings())
+    print(json.dumps(evaluate(args.file), ensure_ascii=False, indent=2))
+    return 0

@@ -1,0 +1,56 @@
+"""Redis key names. Every key starts with the hash tag `{shakyo}:` so a Redis Cluster keeps them in one
+slot and multi-key scripts and transactions stay legal. `<item>` is the staff item id
+"<platform>:<comment_id>" (e.g. "facebook:123_456", "instagram:17890").
+
+| key | type | contents |
+| --- | --- | --- |
+| `{shakyo}:events` | stream | one entry per accepted CommentEvent: `event` (JSON), `received_at` (epoch s) |
+| consumer group `workers` on it | group | workers share the stream; stale entries are claimed (XAUTOCLAIM) |
+| `{shakyo}:events:dead` | stream | entries that failed `max_deliveries` times: `source_id`, `event`, `error` |
+| `{shakyo}:events:failures` | hash | stream id -> failed attempts so far |
+| `{shakyo}:dedup:<dedup_key>` | string | set with the event's XADD (one Lua script); expires after the dedup TTL |
+| `{shakyo}:comment:<item>` | hash | the comment record (see `service.store.Comment`) |
+| `{shakyo}:history:<item>` | list | JSON entries, oldest first: earlier texts + verdicts, platform hide/unhide/remove |
+| `{shakyo}:applied:<item>` | set | stream ids already applied to this comment (idempotent processing) |
+| `{shakyo}:comments:received` | zset | every item, score = received_at |
+| `{shakyo}:comments:flagged` | zset | every item ever flagged, score = received_at (first flagged) |
+| `{shakyo}:queue:<status>` | zset | items by staff status; score = severity (worst first) then age (oldest first) |
+
+Owned by other modules: `{shakyo}:audit` (service.audit), `{shakyo}:users`, `{shakyo}:user:<name>`
+(service.accounts), `{shakyo}:emergency*` (service.hours).
+"""
+
+from __future__ import annotations
+
+TAG = "{shakyo}:"
+
+EVENTS = TAG + "events"
+EVENTS_GROUP = "workers"
+DEAD_LETTER = TAG + "events:dead"
+FAILURES = TAG + "events:failures"
+COMMENTS_BY_RECEIVED = TAG + "comments:received"
+COMMENTS_FLAGGED = TAG + "comments:flagged"
+
+
+def item_id(platform: str, comment_id: str) -> str:
+    return f"{platform}:{comment_id}"
+
+
+def dedup(dedup_key: str) -> str:
+    return f"{TAG}dedup:{dedup_key}"
+
+
+def comment(item: str) -> str:
+    return f"{TAG}comment:{item}"
+
+
+def history(item: str) -> str:
+    return f"{TAG}history:{item}"
+
+
+def applied(item: str) -> str:
+    return f"{TAG}applied:{item}"
+
+
+def queue(status: str) -> str:
+    return f"{TAG}queue:{status}"

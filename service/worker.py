@@ -1,0 +1,226 @@
+"""The worker: reads the event stream through a consumer group, classifies, stores, queues.
+
+Any number of workers (threads or processes, on any machine) share the stream through the consumer
+group `workers`. An entry a crashed worker left unacknowledged is claimed by another (XAUTOCLAIM,
+Redis 6.2+) once it has been idle for `claim_idle_seconds`. Store.apply_event writes the comment and
+acknowledges the entry in one transaction and skips entries already applied, so an entry that is
+processed twice (claimed after a slow worker finished it) still changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from typing import Any
+
+import redis
+
+import classifiers
+from service import keys, metrics
+from service.settings import Settings
+from service.store import Store
+from webhooks.events import CommentEvent
+
+log = logging.getLogger(__name__)
+
+_HOUSEKEEPING_SECONDS = 600.0
+_CONSUMER_FORGET_MS = 24 * 3600 * 1000  # consumers idle this long with nothing pending are removed
+_RETRY_AFTER_REDIS_ERROR = 1.0
+
+
+def ensure_group(r: redis.Redis) -> None:
+    """Create the stream and its consumer group (from the beginning) if missing."""
+    try:
+        r.xgroup_create(keys.EVENTS, keys.EVENTS_GROUP, id="0", mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+class Worker:
+    """One consumer of the group. `run(stop)` loops until `stop` is set; `drain()` is for one-off use."""
+
+    def __init__(self, r: redis.Redis, settings: Settings, *, name: str | None = None) -> None:
+        self._r = r
+        self._store = Store(r)
+        self._settings = settings
+        self.name = name or f"worker-{uuid.uuid4().hex[:12]}"
+        self._claim_idle_ms = int(settings.claim_idle_seconds * 1000)
+
+    def run(self, stop: threading.Event) -> None:
+        ensure_group(self._r)
+        # Load the dictionary and model now, not on the first comment (which would wait seconds).
+        classifiers.moderate("準備")
+        log.info("worker started", extra={"consumer": self.name})
+        # Claim checks every half idle-time: a dead worker's entries wait at most 1.5× the timeout.
+        claim_every = max(0.1, self._settings.claim_idle_seconds / 2)
+        next_claim = next_housekeeping = 0.0
+        while not stop.is_set():
+            try:
+                now = time.monotonic()
+                if now >= next_claim:
+                    self.claim_stale()
+                    next_claim = now + claim_every
+                if now >= next_housekeeping:
+                    self.housekeeping()
+                    next_housekeeping = now + _HOUSEKEEPING_SECONDS
+                self.read_once(block_ms=self._settings.worker_block_ms)
+            except redis.ConnectionError as exc:
+                log.warning("redis unreachable; retrying", extra={"error": type(exc).__name__})
+                stop.wait(_RETRY_AFTER_REDIS_ERROR)
+        log.info("worker stopped", extra={"consumer": self.name})
+
+    def read_once(self, *, block_ms: int | None = None) -> int:
+        """Read and process one batch of new entries; returns how many were processed."""
+        reply = self._r.xreadgroup(
+            keys.EVENTS_GROUP,
+            self.name,
+            {keys.EVENTS: ">"},
+            count=self._settings.worker_batch,
+            block=block_ms,
+        )
+        done = 0
+        for _stream, entries in reply or []:
+            for entry_id, fields in entries:
+                self.handle(entry_id, fields)
+                done += 1
+        return done
+
+    def claim_stale(self) -> int:
+        """Take over entries idle longer than the claim timeout (their worker is presumed dead)."""
+        start, done = "0-0", 0
+        while True:
+            next_start, entries = self._r.xautoclaim(
+                keys.EVENTS,
+                keys.EVENTS_GROUP,
+                self.name,
+                min_idle_time=self._claim_idle_ms,
+                start_id=start,
+                count=self._settings.worker_batch,
+            )[:2]
+            for entry_id, fields in entries:
+                if entry_id is None:
+                    continue
+                log.info("claimed stale entry", extra={"consumer": self.name, "stream_id": entry_id})
+                self.handle(entry_id, fields)
+                done += 1
+            if next_start in ("0-0", start) or not entries:
+                return done
+            start = next_start
+
+    def drain(self, *, idle_rounds: int = 1) -> int:
+        """Process until no new entry arrives for `idle_rounds` short reads (tests, CLI one-offs)."""
+        ensure_group(self._r)
+        total, idle = 0, 0
+        while idle < idle_rounds:
+            n = self.read_once(block_ms=50)
+            total += n
+            idle = idle + 1 if n == 0 else 0
+        return total
+
+    def handle(self, entry_id: str, fields: dict[str, Any] | None) -> None:
+        """Classify and store one entry. A failure leaves it pending (to be claimed again) until it has
+        failed `max_deliveries` times; then it is moved to the dead-letter stream."""
+        if not fields or "event" not in fields:
+            # Nothing to apply (an entry trimmed away or written by something else): just acknowledge.
+            self._r.xack(keys.EVENTS, keys.EVENTS_GROUP, entry_id)
+            metrics.EVENTS_PROCESSED.labels("empty").inc()
+            return
+        try:
+            event = CommentEvent.from_json(fields["event"])
+            received_at = float(fields.get("received_at") or int(entry_id.split("-")[0]) / 1000)
+            verdict = None
+            if event.verb in ("add", "edited") and not event.is_own:
+                started = time.perf_counter()
+                verdict = classifiers.moderate(event.text, author=event.author_name)
+                metrics.CLASSIFICATION_SECONDS.observe(time.perf_counter() - started)
+            outcome = self._store.apply_event(entry_id, event, received_at=received_at, verdict=verdict)
+        except redis.ConnectionError:
+            raise
+        except Exception as exc:
+            self._failed(entry_id, fields, exc)
+            return
+        metrics.EVENTS_PROCESSED.labels("duplicate" if outcome.duplicate else "applied").inc()
+        log.info(
+            "comment event applied",
+            extra={
+                "stream_id": entry_id,
+                "item_id": outcome.item_id,
+                "verb": event.verb,
+                "is_own": event.is_own,
+                "duplicate": outcome.duplicate,
+                "created": outcome.created,
+                "flagged": outcome.flagged,
+                "status": outcome.status,
+                "categories": verdict.categories if verdict else [],
+                "severity": verdict.severity.label if verdict else None,
+                "text": event.text,  # dropped by the formatter above DEBUG
+            },
+        )
+
+    def _failed(self, entry_id: str, fields: dict[str, Any], exc: Exception) -> None:
+        attempts = int(self._r.hincrby(keys.FAILURES, entry_id, 1))
+        log.error(
+            "event processing failed",
+            extra={"stream_id": entry_id, "attempts": attempts, "error": f"{type(exc).__name__}: {exc}"},
+        )
+        metrics.EVENTS_PROCESSED.labels("failed").inc()
+        if attempts < self._settings.max_deliveries:
+            return
+        with self._r.pipeline(transaction=True) as pipe:
+            pipe.xadd(
+                keys.DEAD_LETTER,
+                {"source_id": entry_id, "event": fields["event"], "error": f"{type(exc).__name__}: {exc}"},
+            )
+            pipe.xack(keys.EVENTS, keys.EVENTS_GROUP, entry_id)
+            pipe.hdel(keys.FAILURES, entry_id)
+            pipe.execute()
+        log.error("event moved to dead-letter stream", extra={"stream_id": entry_id})
+
+    def housekeeping(self) -> None:
+        """Trim acknowledged entries past the retention time; forget long-gone consumers."""
+        groups = {g["name"]: g for g in self._r.xinfo_groups(keys.EVENTS)}
+        group = groups.get(keys.EVENTS_GROUP)
+        if group is None:
+            return
+        cutoff_ms = int((time.time() - self._settings.stream_retention_days * 86400) * 1000)
+        floor = (cutoff_ms, 0)
+        # Never trim at or past an entry some worker still has to see or acknowledge.
+        floor = min(floor, _id_tuple(group["last-delivered-id"]))
+        summary = self._r.xpending(keys.EVENTS, keys.EVENTS_GROUP)
+        if summary["pending"]:
+            floor = min(floor, _id_tuple(summary["min"]))
+        self._r.xtrim(keys.EVENTS, minid=f"{floor[0]}-{floor[1]}", approximate=False)
+        for consumer in self._r.xinfo_consumers(keys.EVENTS, keys.EVENTS_GROUP):
+            if (
+                consumer["pending"] == 0
+                and consumer["idle"] > _CONSUMER_FORGET_MS
+                and consumer["name"] != self.name
+            ):
+                self._r.xgroup_delconsumer(keys.EVENTS, keys.EVENTS_GROUP, consumer["name"])
+
+
+def _id_tuple(stream_id: str) -> tuple[int, int]:
+    ms, _, seq = str(stream_id).partition("-")
+    return int(ms), int(seq or 0)
+
+
+class WorkerThread:
+    """A worker running in a daemon thread of the web process (the one-command `serve`)."""
+
+    def __init__(self, r: redis.Redis, settings: Settings) -> None:
+        self._stop = threading.Event()
+        self.worker = Worker(r, settings)
+        self._thread = threading.Thread(
+            target=self.worker.run, args=(self._stop,), name="worker", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask the loop to stop after the entry in hand, and wait for it."""
+        self._stop.set()
+        self._thread.join(timeout)
