@@ -114,7 +114,9 @@ def _entry(row: dict[str, str], where: str) -> Entry:
     cat = CATEGORIES[category]
     clause = row.get("clause") or cat.clauses[0]
     if clause not in cat.clauses:
-        raise LexiconError(f"{where}: 条項 {clause!r} は {category} にありません / clause does not fit category")
+        raise LexiconError(
+            f"{where}: 条項 {clause!r} は {category} にありません / clause does not fit category"
+        )
     try:
         severity = Severity.parse(row["severity"]) if row.get("severity") else cat.default_severity
     except KeyError:
@@ -205,18 +207,31 @@ class CompiledLexicon:
     allow: tuple[AllowPhrase, ...]
     # key -> tuple of (kind, index): index into entries/allow, or the term itself for TERM
     automaton: ahocorasick.Automaton
-    site_mtime_ns: int | None = None
-
-    def __len__(self) -> int:
-        return len(self.entries)
 
 
-def compile_lexicon(
-    version: str, entries: list[Entry], allow: list[AllowPhrase], site_mtime_ns: int | None = None
-) -> CompiledLexicon:
+def _long_vowel_keys(key: str) -> list[str]:
+    """The key plus every spelling with some of its ー dropped.
+
+    Comments lose a stretched ー run entirely (オナニーーー -> おなに), so an entry spelled with ー must
+    also be found without it. Entries have few marks, so the subsets stay small; a shortened spelling
+    under four characters is too likely to occur inside ordinary words (バーカ -> ばか in ばかり), so
+    those are left out.
+    """
+    positions = [i for i, c in enumerate(key) if c == "ー"][:4]
+    keys = []
+    for mask in range(1 << len(positions)):
+        drop = {positions[b] for b in range(len(positions)) if mask >> b & 1}
+        variant = "".join(c for i, c in enumerate(key) if i not in drop)
+        if variant == key or len(variant) >= 4:
+            keys.append(variant)
+    return list(dict.fromkeys(keys))
+
+
+def compile_lexicon(version: str, entries: list[Entry], allow: list[AllowPhrase]) -> CompiledLexicon:
     payloads: dict[str, list[tuple[int, int | str]]] = {}
     for i, e in enumerate(entries):
-        payloads.setdefault(_key(e.entry), []).append((ENTRY, i))
+        for key in _long_vowel_keys(_key(e.entry)):
+            payloads.setdefault(key, []).append((ENTRY, i))
         for key in (*e.requires, *e.exceptions):
             if (TERM, key) not in payloads.setdefault(key, []):
                 payloads[key].append((TERM, key))
@@ -226,15 +241,19 @@ def compile_lexicon(
     for key, values in payloads.items():
         automaton.add_word(key, (len(key), tuple(values)))
     automaton.make_automaton()
-    return CompiledLexicon(version, tuple(entries), tuple(allow), automaton, site_mtime_ns)
+    return CompiledLexicon(version, tuple(entries), tuple(allow), automaton)
 
 
 def apply_site(base: list[Entry], changes: SiteChanges) -> list[Entry]:
-    kept = [e for e in base if e.id not in changes.removed and "entry:" + _key(e.entry) not in changes.removed]
+    kept = [
+        e for e in base if e.id not in changes.removed and "entry:" + _key(e.entry) not in changes.removed
+    ]
     ids = {e.id for e in kept}
     for e in changes.added:
         if e.id in ids:
-            raise LexiconError(f"サイト辞書の id {e.id!r} が既存と重複しています / site id duplicates an entry")
+            raise LexiconError(
+                f"サイト辞書の id {e.id!r} が既存と重複しています / site id duplicates an entry"
+            )
         ids.add(e.id)
         kept.append(e)
     return kept
@@ -302,7 +321,7 @@ class LexiconStore:
                 # Remember the broken stamp so the warning is not repeated every second.
                 self._site_path, self._site_stamp = path, stamp
                 return
-            self._current = compile_lexicon(version, merged, allow, stamp[0])
+            self._current = compile_lexicon(version, merged, allow)
         self._site_path, self._site_stamp = path, stamp
 
     def invalidate(self) -> None:

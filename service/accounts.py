@@ -312,6 +312,7 @@ class AccountStore:
         role = _role(role)
         self.policy.check(password, username=name)
         when = _now(now)
+        password_hash = self._hasher.hash(normalise_password(password))
         # SADD answers 0 for a name already taken, so two admins creating the same name cannot both win.
         if not self._r.sadd(USERS_KEY, name):
             raise AccountError(f"ユーザー名「{name}」はすでに使われています。", "exists")
@@ -322,7 +323,7 @@ class AccountStore:
                 "username": name,
                 "display_name": display_name.strip(),
                 "role": role.value,
-                "password_hash": self._hasher.hash(normalise_password(password)),
+                "password_hash": password_hash,
                 "created_at": _ts(when),
                 "password_changed_at": _ts(when),
                 "disabled": "0",

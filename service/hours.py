@@ -6,6 +6,7 @@ public holiday (jpholiday) and not inside the year-end/new-year closure (12/29â€
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -64,7 +65,7 @@ class OperatingHours:
     def is_business_day(self, d: date) -> bool:
         return (
             d.weekday() in self.weekdays
-            and not jpholiday.is_holiday(d)
+            and not _is_holiday(d)
             and not self.in_closure(d)
             and d not in self.extra_closed
         )
@@ -113,6 +114,12 @@ class OperatingHours:
 
 
 DEFAULT_HOURS = OperatingHours()
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_holiday(d: date) -> bool:
+    # jpholiday recomputes the year's holidays per call; reports ask about the same days many times.
+    return jpholiday.is_holiday(d)
 
 
 def should_auto_hide(

@@ -9,9 +9,16 @@
 FastAPI use (the routes live elsewhere):
 
     security = WebSecurity(r, accounts, SecuritySettings(secret_key=session_secret(r)))
+    User = Annotated[CurrentUser, Depends(security.require_user)]
+
     @app.get("/queue")
-    def queue(user: CurrentUser = Depends(security.require_user)): ...
-    @app.post("/items/{id}/delete", dependencies=[Depends(security.require_csrf)]): ...
+    def queue(user: User): ...
+
+    @app.post("/items/{item}/delete", dependencies=[Depends(security.require_csrf)])
+    def delete(item: str, user: User): ...
+
+FastAPI resolves string annotations in the module's globals, so a module that writes
+`from __future__ import annotations` must keep `security` (and aliases like `User`) at module level.
 """
 
 from __future__ import annotations

@@ -188,7 +188,8 @@ class Worker:
         cutoff_ms = int((time.time() - self._settings.stream_retention_days * 86400) * 1000)
         floor = (cutoff_ms, 0)
         # Never trim at or past an entry some worker still has to see or acknowledge.
-        floor = min(floor, _id_tuple(group["last-delivered-id"]))
+        delivered_ms, delivered_seq = _id_tuple(group["last-delivered-id"])
+        floor = min(floor, (delivered_ms, delivered_seq + 1))
         summary = self._r.xpending(keys.EVENTS, keys.EVENTS_GROUP)
         if summary["pending"]:
             floor = min(floor, _id_tuple(summary["min"]))

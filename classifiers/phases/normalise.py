@@ -11,6 +11,7 @@ that actually contain something to remove or combine.
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 import unicodedata
@@ -29,11 +30,12 @@ _SEPARATORS = " \t\r\n\u00a0.・,、。_\\-‐‑‒–—―/|*+'\"`^:;=·•�
 _SEP_RUN_RE = re.compile("[" + re.escape(_SEPARATORS) + "]+")
 
 _LONG_MARKS = "ー〜~"
-# Long vowels: a run of two or more marks is always a stretch (ばーーか, しねーー); one mark after hiragana
-# is a stretch too (ばーか); one ー after katakana is usually spelling (コーヒー) and is kept, 〜/~ is not.
+# Long vowels: a run of two or more marks is always a stretch (ばーーか, バーーカ, しねーー); one mark after
+# hiragana is a stretch too (ばーか); one ー after katakana is usually spelling (コーヒー) and is kept, 〜/~
+# is not. (The lexicon also stores each entry with its ー dropped, so オナニーーー still finds オナニー.)
 # Runs of three or more identical characters collapse to one (ばかかかか, しねねね), except digits (phone
 # numbers, amounts) and w (laughter and URLs).
-_STRETCH_RE = re.compile(r"[ー〜~]{2,}|(?<=[ぁ-ゖ])[ー〜~]|(?<=[ァ-ヺ])[〜~]|([^0-9w])\1{2,}")
+_STRETCH_RE = re.compile(r"[ー〜~]{2,}|(?<=[ぁ-ゖ])[ー〜~]|(?<=[ァ-ヺ])[〜~]|(?P<rep>[^0-9w])(?P=rep){2,}")
 _STRETCH_HINT_RE = re.compile(r"[ー〜~]|(.)\1\1")
 
 # Common look-alike spellings of 死 (death) used to dodge filters. The kanji forms only count when not
@@ -215,8 +217,7 @@ def _stretch_edits(text: str) -> list[tuple[int, int, str]]:
         return []
     edits: list[tuple[int, int, str]] = []
     for m in _STRETCH_RE.finditer(text):
-        repeated = m.group(1)
-        edits.append((m.start(), m.end(), repeated or ""))
+        edits.append((m.start(), m.end(), m.group("rep") or ""))
     return edits
 
 
@@ -294,9 +295,15 @@ def evasion_variants(word: str, rng: random.Random) -> list[str]:
     if not word:
         return []
     variants: list[str] = []
-    if len(word) >= 2:
+    if len(word) >= 2 and not any(c.isspace() for c in word):
+        # Same rule as _separator_edits: never between digits or between ASCII non-letters.
         sep = rng.choice(_SEPARATOR_INSERTS)
-        variants.append(sep.join(word))
+        parts = [word[0]]
+        for a, b in itertools.pairwise(word):
+            if not (a.isascii() and b.isascii() and not (a.isalpha() and b.isalpha())):
+                parts.append(sep)
+            parts.append(b)
+        variants.append("".join(parts))
         zw = rng.choice(_ZERO_WIDTH_INSERTS)
         cut = rng.randrange(1, len(word))
         variants.append(word[:cut] + zw + word[cut:])
@@ -311,7 +318,8 @@ def evasion_variants(word: str, rng: random.Random) -> list[str]:
         # Stretch after the first kana with a run of marks (ばーーか); runs of two or more always fold.
         first = next(i for i, c in enumerate(word) if "ぁ" <= c <= "ゖ" or "ァ" <= c <= "ヺ")
         variants.append(word[: first + 1] + "ー" * rng.randint(2, 4) + word[first + 1 :])
-    if word[-1] not in "0123456789w":
+    # Not after a doubled letter (いい would fold to い) nor after ー (a katakana ー run folds away whole).
+    if word[-1] not in "0123456789wー" and (len(word) < 2 or word[-2] != word[-1]):
         variants.append(word + word[-1] * rng.randint(2, 4))
     m = re.search(r"死(?=ね|ぬ|ん[でだ])", word)
     if m:

@@ -51,7 +51,7 @@ def hits(text: str) -> list[tuple[str, str]]:
         ("こ ろ す", "こ ろ す"),
         ("ｺﾛｽ", "ｺﾛｽ"),
         ("しねしねしね", "しね"),
-        ("しねええええ", "しね"),
+        ("しねええええ", "しねええええ"),
     ],
 )
 def test_evasion_forms_hit_with_original_span(text: str, span: str) -> None:
@@ -87,7 +87,9 @@ def test_near_misses(text: str) -> None:
 
 
 def test_every_plain_entry_survives_its_evasion_variants() -> None:
-    """For unconditional entries, every augmentation variant still triggers the same entry."""
+    """For unconditional entries, every augmentation variant is still caught for the same category.
+
+    (A stretched バーーーカ folds to ばか, found by the ばか entry rather than the バーカ one.)"""
     rng = random.Random(2026)
     failures: list[tuple[str, str]] = []
     checked = 0
@@ -100,7 +102,7 @@ def test_every_plain_entry_survives_its_evasion_variants() -> None:
             normalise.phase(ctx)
             tokenise.phase(ctx)
             matches, _ = lexicon_rules.find_matches(ctx.normalised, ctx.tokens)  # type: ignore[arg-type]
-            if f"lex:{entry.id}" not in {m.rule_id for m in matches}:
+            if entry.category not in {m.category for m in matches}:
                 failures.append((entry.entry, variant))
     assert checked > 1000
     assert failures == []

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from classifiers import lexicon
 from classifiers.categories import CATEGORY_NAMES, Severity
@@ -100,6 +102,8 @@ def test_each_category_fires(text: str, category: str) -> None:
         "職員がキャッシュカードを預かることはありません",
         "在日外国人の方向けの相談窓口",
         "しゃぶしゃぶ食べ放題",
+        "くそ寒い中ありがとうございました",  # くそ as an intensifier
+        "バザーの品がばか売れでした",
     ],
 )
 def test_near_misses_and_welfare_talk_pass(text: str) -> None:
@@ -247,3 +251,23 @@ def test_site_file_checked_at_most_once_a_second(site_file: Path) -> None:
     assert store.get() is first  # within the interval: no stat, no reload
     store.invalidate()
     assert store.get() is not first
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(
+                ["死ね", "ばか", "殺す", "ｼﾈ", "氏ね", "手押し", "野菜", "部落差別をなくす", "😊"]
+            ),
+            st.text(max_size=4),
+        ),
+        max_size=8,
+    )
+)
+def test_rule_spans_lie_in_original(parts: list[str]) -> None:
+    text = "".join(parts)
+    ev = run(text)
+    for m in ev.matches if ev else []:
+        assert 0 <= m.start < m.end <= len(text)
+        assert m.text == text[m.start : m.end]

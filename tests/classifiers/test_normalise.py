@@ -106,7 +106,9 @@ def test_phase_sets_normalised() -> None:
     assert ctx.normalised.text == "baka"
 
 
-@pytest.mark.parametrize("word", ["死ね", "しね", "ばか", "バカ", "ころす", "ガイジ", "baka", "お前死ね", "キモい"])
+@pytest.mark.parametrize(
+    "word", ["死ね", "しね", "ばか", "バカ", "ころす", "ガイジ", "baka", "お前死ね", "キモい"]
+)
 def test_evasion_variants_fold_back(word: str) -> None:
     rng = random.Random(7)
     target = normalise(word).kana
@@ -123,7 +125,9 @@ def test_evasion_variants_include_known_forms() -> None:
     for _ in range(40):
         seen.update(evasion_variants("死ね", rng))
     assert {"死ﾈ", "氏ね", "ﾀﾋね", "タヒね", "4ね", "市ね"} <= seen
-    assert any("\u200b" in v or "\u200c" in v or "\u2060" in v or "\ufeff" in v or "\u200d" in v for v in seen)
+    assert any(
+        "\u200b" in v or "\u200c" in v or "\u2060" in v or "\ufeff" in v or "\u200d" in v for v in seen
+    )
     assert evasion_variants("", rng) == []
 
 

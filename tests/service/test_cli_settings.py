@@ -1,0 +1,108 @@
+"""Settings loading and the `shakyo-mod` CLI (run as `python -m service` subprocesses)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import redis
+
+from service.settings import DEFAULT_GRAPH_API_URL, Settings, SettingsError, load_settings
+from service.worker import Worker, ensure_group
+from tests.conftest import BENIGN, TOXIC, enqueue, fb, run_cli
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No SHAKYO_* from the outer environment, and a cwd without .env."""
+    for name in list(os.environ):
+        if name.startswith("SHAKYO_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_settings_from_env_file_with_secrets_hidden(clean_env: Path) -> None:
+    (clean_env / ".env").write_text(
+        "SHAKYO_META_APP_SECRET=s3cret-value\nSHAKYO_META_VERIFY_TOKEN=tok\nSHAKYO_FACEBOOK_PAGE_ID=42\n",
+        encoding="utf-8",
+    )
+    settings = load_settings(require=("meta_app_secret", "meta_verify_token"))
+    assert settings.secret("meta_app_secret") == "s3cret-value"
+    assert "s3cret-value" not in repr(settings)
+    assert settings.facebook_page_id == "42" and settings.instagram_account_id is None
+    assert settings.graph_api_url == DEFAULT_GRAPH_API_URL and settings.redis_url is None
+    assert settings.dedup_ttl_hours >= 72
+
+
+def test_missing_and_invalid_settings_are_one_line(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SettingsError) as missing:
+        load_settings(require=("meta_app_secret",))
+    assert "SHAKYO_META_APP_SECRET" in str(missing.value) and "\n" not in str(missing.value)
+    monkeypatch.setenv("SHAKYO_DEDUP_TTL_HOURS", "24")
+    with pytest.raises(SettingsError) as invalid:
+        load_settings()
+    message = str(invalid.value)
+    assert "SHAKYO_DEDUP_TTL_HOURS" in message and "設定エラー" in message and "Setting error" in message
+    assert "\n" not in message
+
+
+def test_serve_without_secret_prints_one_line_and_exits_2(cli_env: dict[str, str], tmp_path: Path) -> None:
+    result = run_cli(["serve", "--port", "1"], cli_env, cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("設定エラー: SHAKYO_META_APP_SECRET が未設定です。")
+    assert "Setting error: SHAKYO_META_APP_SECRET is missing" in lines[0]
+    assert "Traceback" not in result.stderr
+
+    cli_env["SHAKYO_META_APP_SECRET"] = "x"
+    cli_env["SHAKYO_LOG_LEVEL"] = "loud"
+    result = run_cli(["serve", "--port", "1"], cli_env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "SHAKYO_LOG_LEVEL" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_classify_json_lines_in_order_with_a_bad_line(cli_env: dict[str, str], tmp_path: Path) -> None:
+    stdin = "\n".join(
+        [
+            json.dumps({"id": "a", "text": TOXIC}, ensure_ascii=False),
+            "this is not json",
+            json.dumps({"id": "c", "text": BENIGN}, ensure_ascii=False),
+            json.dumps({"id": "d"}),
+        ]
+    )
+    result = run_cli(["classify"], cli_env, cwd=tmp_path, stdin=stdin + "\n")
+    assert result.returncode == 0, result.stderr
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o["id"] for o in out] == ["a", None, "c", "d"]
+    assert out[0]["flagged"] is True and out[0]["categories"] and out[0]["severity"] != "none"
+    assert "error" in out[1] and "error" in out[3]
+    assert out[2]["flagged"] is False and set(out[2]) >= {"scores", "clauses", "action", "matches"}
+
+
+def test_queue_list_json_and_table(
+    cli_env: dict[str, str], tmp_path: Path, redis_url: str, r: redis.Redis, settings: Settings
+) -> None:
+    ensure_group(r)
+    enqueue(redis_url, fb("9_1", TOXIC), fb("9_2", BENIGN))
+    Worker(r, settings).drain()
+    cli_env["SHAKYO_REDIS_URL"] = redis_url
+    result = run_cli(["queue", "list", "--json"], cli_env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (item,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert item["platform"] == "facebook" and item["comment_id"] == "9_1" and item["text"] == TOXIC
+    assert item["status"] == "pending" and item["categories"] and item["severity"] != "none"
+    assert item["author"] == "山田 花子" and item["received_at"].endswith("+09:00")
+    table = run_cli(["queue", "list"], cli_env, cwd=tmp_path)
+    assert table.returncode == 0
+    assert "受信日時(JST)" in table.stdout and TOXIC in table.stdout and BENIGN not in table.stdout
+
+
+def test_unreachable_redis_is_one_line(cli_env: dict[str, str], tmp_path: Path) -> None:
+    cli_env["SHAKYO_REDIS_URL"] = "redis://127.0.0.1:1/0"
+    result = run_cli(["queue", "list"], cli_env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1 and "Redis" in result.stderr
