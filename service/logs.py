@@ -15,6 +15,7 @@ from typing import Any
 
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
 _RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+_NOISE = frozenset({"color_message"})  # uvicorn's ANSI-coloured copy of msg
 _NEVER_LOGGED = frozenset({"token", "secret", "app_secret", "verify_token", "access_token", "password"})
 _DEBUG_ONLY = frozenset({"text"})
 
@@ -28,7 +29,7 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         for name, value in vars(record).items():
-            if name in _RECORD_ATTRS or name in _NEVER_LOGGED:
+            if name in _RECORD_ATTRS or name in _NEVER_LOGGED or name in _NOISE:
                 continue
             if name in _DEBUG_ONLY and record.levelno > logging.DEBUG:
                 continue

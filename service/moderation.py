@@ -30,7 +30,7 @@ import redis
 from classifiers.categories import Severity
 from service import keys
 from service.audit import AuditEntry, AuditLog
-from service.hours import DEFAULT_HOURS, EmergencyMode, OperatingHours, now_jst, should_auto_hide
+from service.hours import DEFAULT_HOURS, OperatingHours, now_jst, should_auto_hide
 from service.store import PENDING, REMOVED_ON_PLATFORM, Comment, Store
 from webhooks.graph import ActionResult
 
@@ -231,7 +231,9 @@ class Moderation:
             )
         if status == REMOVED_ON_PLATFORM or mod.meta_deleted:
             raise ModerationError("このコメントは投稿元ですでに削除されています。")
-        allowed = _STAFF_FROM[decision] | (_CHIEF_ALSO_FROM.get(decision, frozenset()) if role in _CHIEF_ROLES else frozenset())
+        allowed = _STAFF_FROM[decision] | (
+            _CHIEF_ALSO_FROM.get(decision, frozenset()) if role in _CHIEF_ROLES else frozenset()
+        )
         if status not in allowed:
             if status == "escalated" and decision in _CHIEF_ALSO_FROM:
                 raise ModerationError("課長へ相談中のコメントは、課長または管理者が判断します。")
@@ -253,10 +255,20 @@ class Moderation:
         if decision == "hide" and mod.meta_hidden:
             # Already hidden by us (automatically): the staff decision needs no second call to Meta.
             return _Plan(decision, "hidden", "", approval)
-        return _Plan(decision, PROCESSING, decision, approval, target="deleted" if decision == "delete" else "hidden")
+        return _Plan(
+            decision, PROCESSING, decision, approval, target="deleted" if decision == "delete" else "hidden"
+        )
 
     def _write(
-        self, pipe: redis.client.Pipeline, comment: Comment, plan: _Plan, *, actor: str, role: str, note: str, at: float
+        self,
+        pipe: redis.client.Pipeline,
+        comment: Comment,
+        plan: _Plan,
+        *,
+        actor: str,
+        role: str,
+        note: str,
+        at: float,
     ) -> DecisionOutcome:
         item = comment.item_id
         detail: dict[str, str] = {"decision": plan.decision}
@@ -343,7 +355,9 @@ class Moderation:
                         )
                     ):
                         return False
-                    request = ActionRequest(uuid.uuid4().hex, item_id, "hide", "system", "system", when.timestamp())
+                    request = ActionRequest(
+                        uuid.uuid4().hex, item_id, "hide", "system", "system", when.timestamp()
+                    )
                     pipe.multi()
                     pipe.hset(
                         mkey,
@@ -379,7 +393,9 @@ class Moderation:
     def index_author(self, comment: Comment) -> None:
         """Remember a flagged comment under its author, for the item page."""
         if comment.flagged and comment.author_id:
-            self._r.zadd(author_key(comment.platform, comment.author_id), {comment.item_id: comment.received_at})
+            self._r.zadd(
+                author_key(comment.platform, comment.author_id), {comment.item_id: comment.received_at}
+            )
 
     def author_history(self, comment: Comment, *, limit: int = 20) -> list[Comment]:
         """The author's other flagged comments, newest first."""
@@ -442,8 +458,18 @@ class Moderation:
     ) -> str:
         item, action = comment.item_id, request.action
         automatic = request.actor == "system"
-        fields: dict[str, str] = {"inflight": "", "inflight_request": "", "inflight_target": "", "inflight_by": ""}
-        detail = {"request_id": request.request_id, "outcome": result.outcome, "code": result.code, "attempts": result.attempts}
+        fields: dict[str, str] = {
+            "inflight": "",
+            "inflight_request": "",
+            "inflight_target": "",
+            "inflight_by": "",
+        }
+        detail = {
+            "request_id": request.request_id,
+            "outcome": result.outcome,
+            "code": result.code,
+            "attempts": result.attempts,
+        }
         target = mod.inflight_target
         if result.outcome == "already_gone":
             fields["meta_deleted"] = "1"
@@ -456,7 +482,11 @@ class Moderation:
                 fields["meta_hidden"] = "1" if action == "hide" else "0"
                 fields["auto_hidden"] = "1" if (action == "hide" and automatic) else "0"
             new_status = target or comment.status
-            audit_action = "auto_hidden" if automatic else {"delete": "deleted", "hide": "hidden", "unhide": "unhidden"}[action]
+            audit_action = (
+                "auto_hidden"
+                if automatic
+                else {"delete": "deleted", "hide": "hidden", "unhide": "unhidden"}[action]
+            )
         else:
             fields["failure"] = result.message_ja
             fields["failed_action"] = action

@@ -70,6 +70,10 @@ class Worker:
             except redis.ConnectionError as exc:
                 log.warning("redis unreachable; retrying", extra={"error": type(exc).__name__})
                 stop.wait(_RETRY_AFTER_REDIS_ERROR)
+            except Exception:
+                # Whatever went wrong, the entry stays pending and is retried; the loop must live on.
+                log.exception("worker loop error; retrying")
+                stop.wait(_RETRY_AFTER_REDIS_ERROR)
         log.info("worker stopped", extra={"consumer": self.name})
 
     def read_once(self, *, block_ms: int | None = None) -> int:
@@ -151,7 +155,7 @@ class Worker:
                 "verb": event.verb,
                 "is_own": event.is_own,
                 "duplicate": outcome.duplicate,
-                "created": outcome.created,
+                "new_comment": outcome.created,
                 "flagged": outcome.flagged,
                 "status": outcome.status,
                 "categories": verdict.categories if verdict else [],

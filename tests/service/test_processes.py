@@ -116,6 +116,11 @@ def test_serve_embedded_webhook_to_queue_and_restart_keeps_data(
         seen = queue_ids(serve_env, tmp_path)
     assert toxic_id in seen
     assert benign_id not in seen
+    deadline = time.monotonic() + 5
+    applied = 'shakyo_events_processed_total{outcome="applied"} 2.0'
+    while applied not in httpx.get(f"{serve.base}/metrics").text:  # the benign one was stored too
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
     assert serve.terminate() == 0
     data = tmp_path / "data"
     assert (data / "appendonly.aof").exists() and (data / "shakyo.rdb").exists()
