@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 
+from classifiers.phases.model import model_info
 from service import metrics
 from service.ingest import Ingestor
 from service.redis_conn import RedisTarget
@@ -46,6 +47,11 @@ def create_app(settings: Settings, target: RedisTarget) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client = target.async_client()
+        try:
+            # Hold a connection from the start: an embedded server counts its clients before stopping.
+            await client.ping()
+        except redis.RedisError as exc:
+            log.error("redis unreachable at start-up", extra={"error": type(exc).__name__})
         app.state.redis = client
         app.state.ingestor = Ingestor(client, dedup_ttl_seconds=settings.dedup_ttl_seconds)
         try:
@@ -145,8 +151,6 @@ def create_app(settings: Settings, target: RedisTarget) -> FastAPI:
 
 def _model_status() -> str | None:
     """None when the classifier's model is loaded, else why not."""
-    from classifiers.phases.model import model_info
-
     try:
         info = model_info()
     except Exception as exc:  # a broken model file must show up as "not ready", not as a 500

@@ -141,7 +141,9 @@ def _serve(args: argparse.Namespace) -> int:
     # remaining steps (worker stop, Redis save and stop) run instead of ending the process there.
     _StopSignals()
     with open_redis(settings) as target:
-        ensure_group(target.client())
+        with target.client() as admin:
+            ensure_group(admin)
+        # Its own client: the worker's blocking reads must not hold up anyone else's connection.
         worker = None if args.no_worker else WorkerThread(target.client(), settings)
         if worker is not None:
             worker.start()
@@ -169,15 +171,15 @@ def _worker(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level)
     configure_classifier(settings)
     stop = _StopSignals()
-    with open_redis(settings) as target:
-        Worker(target.client(), settings).run(stop.event)
+    with open_redis(settings) as target, target.client() as client:
+        Worker(client, settings).run(stop.event)
     return 0
 
 
 def _queue_list(args: argparse.Namespace) -> int:
     settings = load_settings()
-    with open_redis(settings) as target:
-        items = Store(target.client()).list_queue(args.status, limit=args.limit, offset=args.offset)
+    with open_redis(settings) as target, target.client() as client:
+        items = Store(client).list_queue(args.status, limit=args.limit, offset=args.offset)
     if args.json:
         for item in items:
             print(json.dumps(item.to_public(), ensure_ascii=False))

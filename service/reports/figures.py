@@ -170,7 +170,9 @@ def _wait(hours: OperatingHours, received: float, until: float) -> float:
     )
 
 
-def _outcome_items(entries: Iterable[AuditEntry], index: _Index, start: float, end: float) -> dict[str, set[str]]:
+def _outcome_items(
+    entries: Iterable[AuditEntry], index: _Index, start: float, end: float
+) -> dict[str, set[str]]:
     """Distinct items per decision kind in [start, end)."""
     out: dict[str, set[str]] = {k: set() for k in OUTCOMES}
     for e in entries:
@@ -380,7 +382,11 @@ def _quality(index: _Index, week: IsoWeek, entries: list[AuditEntry], mask: Mask
         if e.role != "system" and e.action in {"deleted", "hidden", "delete_requested", "hide_requested"}
     }
     missed = sorted(
-        (c for i in missed_ids if (c := index.comments.get(i)) is not None and not c.flagged and not c.is_own),
+        (
+            c
+            for i in missed_ids
+            if (c := index.comments.get(i)) is not None and not c.flagged and not c.is_own
+        ),
         key=lambda c: (c.received_at, c.item_id),
     )
     return {
@@ -420,9 +426,7 @@ def token_expired_periods(audit: list[AuditEntry]) -> list[dict[str, Any]]:
         )
         if expired:
             open_since.setdefault(platform, e.at)
-        elif e.action in _GRAPH_SUCCESS and e.role == "system" and platform in open_since:
-            periods.append({"platform": platform, "start": open_since.pop(platform), "end": e.at})
-        elif e.action in {"deleted", "hidden", "unhidden"} and platform in open_since:
+        elif e.action in _GRAPH_SUCCESS and platform in open_since:
             periods.append({"platform": platform, "start": open_since.pop(platform), "end": e.at})
     periods += [{"platform": p, "start": s, "end": None} for p, s in open_since.items()]
     return sorted(periods, key=lambda p: (p["start"], p["platform"]))
@@ -455,7 +459,9 @@ def _incidents(index: _Index, week: IsoWeek, received: list[Comment], mask: Mask
                 "started_at": f.started_at.isoformat(timespec="seconds"),
                 "comments": f.comment_count,
                 "acknowledged_by": f.acknowledged_by,
-                "acknowledged_at": f.acknowledged_at.isoformat(timespec="seconds") if f.acknowledged_at else None,
+                "acknowledged_at": f.acknowledged_at.isoformat(timespec="seconds")
+                if f.acknowledged_at
+                else None,
             }
             for f in sorted(index.data.flares, key=lambda f: f.started_at)
         ],
@@ -484,7 +490,12 @@ def _staff(entries: list[AuditEntry]) -> dict[str, Any]:
     order = {role: i for i, role in enumerate(ROLE_JA)}
     return {
         "by_role": [
-            {"role": role, "ja": ROLE_JA.get(role, role), "total": sum(counts.values()), "actions": dict(counts)}
+            {
+                "role": role,
+                "ja": ROLE_JA.get(role, role),
+                "total": sum(counts.values()),
+                "actions": dict(counts),
+            }
             for role, counts in sorted(by_role.items(), key=lambda kv: (order.get(kv[0], 99), kv[0]))
         ]
     }
@@ -524,9 +535,7 @@ def comment_rows(data: ReportData, mask: Masker) -> list[dict[str, Any]]:
     decided_ids = {e.item_id for e in index.entries(start, end) if e.item_id and e.action in DECISION_ACTIONS}
     rows = []
     for c in sorted(data.comments, key=lambda c: (c.received_at, c.item_id)):
-        if c.is_own or not (
-            (c.flagged and start <= c.received_at < end) or c.item_id in decided_ids
-        ):
+        if c.is_own or not ((c.flagged and start <= c.received_at < end) or c.item_id in decided_ids):
             continue
         settled = index.settled(c.item_id)
         decided = settled if settled is not None and settled.at < end else None

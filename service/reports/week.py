@@ -18,7 +18,7 @@ class IsoWeek:
 
     @classmethod
     def parse(cls, text: str) -> IsoWeek:
-        """"2026-W47" → IsoWeek; ValueError (Japanese message) for anything else or a week that does not exist."""
+        """ "2026-W47" → IsoWeek; ValueError (Japanese message) for anything else or a week that does not exist."""
         m = _WEEK_RE.fullmatch(text.strip())
         if m is None:
             raise ValueError(f"週の指定「{text}」が正しくありません。2026-W47 の形で指定してください。")

@@ -14,7 +14,8 @@ import uvicorn
 from service import keys
 from service.app import create_app
 from service.redis_conn import RedisTarget
-from tests.conftest import VERIFY_TOKEN, free_port
+from service.worker import Worker, ensure_group
+from tests.conftest import TOXIC, VERIFY_TOKEN, free_port
 from tests.webhooks.payloads import (
     IG_ACCOUNT_ID,
     PAGE_ID,
@@ -162,6 +163,7 @@ def test_instagram_comments_and_live_comments(app_url: str, r: redis.Redis) -> N
 
 
 def test_redelivery_is_stored_once(app_url: str, r: redis.Redis) -> None:
+    before = _gauge(httpx.get(f"{app_url}/metrics").text, "shakyo_redeliveries_total")
     body = to_body(fb_payload(PAGE_ID, [fb_comment(f"{PAGE_ID}_1_1", "同じ通知")]))
     for _ in range(3):
         assert post(app_url, body).status_code == 200
@@ -173,8 +175,8 @@ def test_redelivery_is_stored_once(app_url: str, r: redis.Redis) -> None:
     assert [e.comment_id for e in stream_events(r)] == [f"{PAGE_ID}_1_1", f"{PAGE_ID}_1_2"]
     ttl = r.ttl(r.keys(keys.TAG + "dedup:*")[0])
     assert ttl > 72 * 3600
-    metrics = httpx.get(f"{app_url}/metrics").text
-    assert "shakyo_redeliveries_total 3.0" in metrics
+    after = _gauge(httpx.get(f"{app_url}/metrics").text, "shakyo_redeliveries_total")
+    assert after - before == 3  # two repeats of the first delivery, one inside the second
 
 
 def test_health_ready_and_metrics(app_url: str, r: redis.Redis) -> None:
@@ -220,3 +222,23 @@ def test_readyz_is_503_when_redis_is_gone(make_settings: Any) -> None:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_metrics_report_queue_depth_and_worker_lag(app_url: str, r: redis.Redis, settings: Any) -> None:
+    ensure_group(r)
+    assert (
+        post(app_url, to_body(fb_payload(PAGE_ID, [fb_comment(f"{PAGE_ID}_1_1", TOXIC)]))).status_code == 200
+    )
+    time.sleep(0.05)
+    waiting = _gauge(httpx.get(f"{app_url}/metrics").text, "shakyo_stream_oldest_waiting_seconds")
+    assert waiting > 0  # an entry no worker has taken yet
+    Worker(r, settings).drain()
+    text = httpx.get(f"{app_url}/metrics").text
+    assert _gauge(text, "shakyo_stream_oldest_waiting_seconds") == 0
+    assert _gauge(text, 'shakyo_queue_depth{status="pending"}') == 1
+    assert _gauge(text, "shakyo_stream_pending") == 0
+
+
+def _gauge(text: str, name: str) -> float:
+    (line,) = [ln for ln in text.splitlines() if ln.startswith(name + " ")]
+    return float(line.split()[-1])

@@ -1,0 +1,106 @@
+"""Phase 9: the scikit-learn model's probability for every text category, with its thresholds.
+
+The model file (``config.CONFIG.model_path`` or ``models/comment_model.skops`` in the project) is loaded
+once per process on first use and compiled into a ``CompiledScorer``; the sklearn objects are dropped
+after compilation. A missing or unreadable file does not stop moderation: the rules and detectors still
+run, the failure is logged once, and ``model_info()`` reports it so the service's /readyz can say so.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from classifiers.config import CONFIG
+from classifiers.model import CompiledScorer, load, word_features
+from classifiers.phases.context import Context, Evidence
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[2] / "models" / "comment_model.skops"
+MODEL_TOKENS = 5
+
+_lock = threading.Lock()
+# (path it came from, scorer or None when loading failed, error text)
+_state: tuple[Path, CompiledScorer | None, str] | None = None
+_override: CompiledScorer | None = None
+
+
+def model_path() -> Path:
+    return CONFIG.model_path or DEFAULT_MODEL_PATH
+
+
+def _scorer() -> CompiledScorer | None:
+    global _state
+    if _override is not None:
+        return _override
+    path = model_path()
+    state = _state
+    if state is not None and state[0] == path:
+        return state[1]
+    with _lock:
+        if _state is None or _state[0] != path:
+            try:
+                _state = (path, load(path).compile(), "")
+            except (OSError, ValueError) as exc:
+                log.error("コメント判定モデルを読み込めません (%s): %s", path, exc)
+                _state = (path, None, str(exc))
+        return _state[1]
+
+
+@contextmanager
+def use_scorer(scorer: CompiledScorer) -> Iterator[None]:
+    """Judge with ``scorer`` instead of the model file (training evaluates fold models this way)."""
+    global _override
+    previous = _override
+    _override = scorer
+    try:
+        yield
+    finally:
+        _override = previous
+
+
+def model_info() -> dict[str, Any]:
+    """What /readyz reports: whether the model is loaded, and which one."""
+    scorer = _scorer()
+    info: dict[str, Any] = {"path": str(model_path()), "loaded": scorer is not None}
+    if scorer is None:
+        info["error"] = _state[2] if _state is not None else ""
+        return info
+    info.update(
+        version=scorer.metadata.get("version", ""),
+        lexicon_version=scorer.metadata.get("lexicon_version", ""),
+        trained_at=scorer.metadata.get("trained_at", ""),
+        categories=list(scorer.categories),
+    )
+    return info
+
+
+def phase(ctx: Context) -> Evidence | None:
+    if ctx.normalised is None:
+        raise RuntimeError("model phase needs the normalise phase first")
+    scorer = _scorer()
+    if scorer is None:
+        return None
+    forms = word_features(ctx.tokens)
+    kana = ctx.normalised.kana
+    probs = scorer.score(forms, kana).probabilities
+    scores = {cat: float(p) for cat, p in zip(scorer.categories, probs, strict=True)}
+    thresholds = scorer.thresholds
+    # Explain the category the model is surest of, among those it flags on its own.
+    best = -1
+    best_margin = 0.0
+    for i, cat in enumerate(scorer.categories):
+        margin = probs[i] - thresholds[cat]
+        if margin >= 0 and (best < 0 or margin > best_margin):
+            best, best_margin = i, margin
+    tokens: list[str] = []
+    if best >= 0:
+        # Per-feature contributions cost a little more, so they are computed only for flagged comments.
+        contributions = scorer.score(forms, kana, explain=True).contributions
+        tokens = CompiledScorer.top_features(contributions, best, MODEL_TOKENS)
+    return Evidence(scores=scores, thresholds=dict(thresholds), model_tokens=tokens)

@@ -1,0 +1,97 @@
+"""The report as one self-contained HTML file (charts embedded as PNG data URLs), printable on A4."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from classifiers.categories import Severity
+from service.hours import JST
+from service.reports import charts
+from service.reports.figures import OUTCOME_JA, OUTCOMES, PLATFORM_JA, PLATFORMS, SEVERITIES
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+# Column order of the staff-activity table.
+STAFF_ACTIONS: tuple[str, ...] = (
+    "deleted",
+    "hidden",
+    "dismissed",
+    "escalated",
+    "approved",
+    "delete_requested",
+    "hide_requested",
+    "unhidden",
+)
+ACTION_JA = {
+    **OUTCOME_JA,
+    "delete_requested": "削除依頼",
+    "hide_requested": "非表示依頼",
+    "unhidden": "非表示解除",
+}
+STATUS_JA = {
+    "clear": "対象外",
+    "pending": "未処理",
+    "escalated": "課長へ相談中",
+    "deleted": "削除済み",
+    "hidden": "非表示",
+    "dismissed": "問題なし",
+    "removed_on_platform": "投稿者・Metaにより削除",
+    "action_failed": "処理失敗",
+}
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def _duration(seconds: float | None) -> str:
+    """Operating-hours durations for people: "45分", "3時間10分"."""
+    if seconds is None:
+        return "—"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes}分"
+    return f"{minutes // 60}時間{minutes % 60:02d}分"
+
+
+def _jst(value: str | None) -> str:
+    return "" if not value else datetime.fromisoformat(value).astimezone(JST).strftime("%m/%d %H:%M")
+
+
+def _jst_long(value: str | None) -> str:
+    return "" if not value else datetime.fromisoformat(value).astimezone(JST).strftime("%Y年%m月%d日 %H:%M")
+
+
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), trim_blocks=True
+    )
+    env.filters.update(pct=_pct, duration=_duration, jst=_jst, jst_long=_jst_long)
+    return env
+
+
+def render_html(report: dict[str, Any], *, font_url: str | None = None) -> str:
+    """The HTML text. `font_url` adds an @font-face (the PDF renderer passes the packaged font's file URL)."""
+    pngs = charts.all_charts(report)
+    return (
+        environment()
+        .get_template("report/report.html")
+        .render(
+            r=report,
+            charts={name: base64.b64encode(png).decode("ascii") for name, png in pngs.items()},
+            font_url=font_url,
+            platforms=PLATFORMS,
+            platform_ja=PLATFORM_JA,
+            severities=SEVERITIES,
+            severity_ja={s: Severity.parse(s).ja for s in SEVERITIES},
+            outcomes=OUTCOMES,
+            outcome_ja=OUTCOME_JA,
+            staff_actions=STAFF_ACTIONS,
+            action_ja=ACTION_JA,
+            status_ja=STATUS_JA,
+        )
+    )

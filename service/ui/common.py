@@ -1,0 +1,190 @@
+"""What every staff page shares: the UI context (Redis-backed services), templates, banners, helpers.
+
+Routes are plain (sync) functions, so FastAPI runs them in its thread pool and the sync Redis client
+never blocks the event loop. Templates autoescape everything: comment text, author names and notes
+are untrusted and are only ever inserted as text.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import redis
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from classifiers.categories import CATEGORIES, Severity
+from service.accounts import AccountStore, PasswordPolicy, Role
+from service.actions import token_problems
+from service.hours import JST, EmergencyMode, OperatingHours
+from service.incidents import FlareDetector
+from service.moderation import DECISION_JA, STATUS_JA, Moderation
+from service.settings import Settings
+from service.web_security import CSRF_FIELD, CurrentUser, SecuritySettings, WebSecurity, session_secret
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+PLATFORM_JA = {"facebook": "Facebook", "instagram": "Instagram"}
+# Policy 3(1)イ: the council's Instagram account. A webhook gives only the media id, not its permalink.
+INSTAGRAM_PROFILE_URL = "https://www.instagram.com/mineshakyo/"
+
+
+@dataclass(slots=True)
+class UIContext:
+    r: redis.Redis
+    settings: Settings
+    moderation: Moderation
+    accounts: AccountStore
+    security: WebSecurity
+    emergency: EmergencyMode
+    flares: FlareDetector
+    hours: OperatingHours
+    templates: Jinja2Templates
+
+
+def build_context(r: redis.Redis, settings: Settings) -> UIContext:
+    secret = settings.secret("session_secret") or session_secret(r)
+    accounts = AccountStore(r, policy=password_policy(settings))
+    security = WebSecurity(
+        r,
+        accounts,
+        SecuritySettings(
+            secret_key=secret,
+            secure_cookie=settings.secure_cookies,
+            idle_timeout_seconds=settings.session_idle_minutes * 60,
+        ),
+    )
+    return UIContext(
+        r=r,
+        settings=settings,
+        moderation=Moderation(r),
+        accounts=accounts,
+        security=security,
+        emergency=EmergencyMode(r),
+        flares=flare_detector(r, settings),
+        hours=operating_hours(settings),
+        templates=Jinja2Templates(env=_environment()),
+    )
+
+
+def password_policy(settings: Settings) -> PasswordPolicy:
+    return PasswordPolicy(
+        min_length=settings.password_min_length, max_age_days=settings.password_max_age_days
+    )
+
+
+def operating_hours(settings: Settings) -> OperatingHours:
+    return OperatingHours(start=settings.hours_start, end=settings.hours_end)
+
+
+def flare_detector(r: redis.Redis, settings: Settings) -> FlareDetector:
+    return FlareDetector(
+        r,
+        settings.flare_threshold,
+        settings.flare_window_minutes * 60,
+        webhook_url=settings.secret("flare_webhook_url"),
+    )
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["jst"] = jst
+    env.globals.update(
+        STATUS_JA=STATUS_JA,
+        DECISION_JA=DECISION_JA,
+        CATEGORIES=CATEGORIES,
+        PLATFORM_JA=PLATFORM_JA,
+        CSRF_FIELD=CSRF_FIELD,
+        severity_ja=lambda label: Severity.parse(label).ja if label else "",
+    )
+    return env
+
+
+def jst(epoch: float | datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if epoch is None or epoch == 0:
+        return ""
+    when = epoch if isinstance(epoch, datetime) else datetime.fromtimestamp(float(epoch), JST)
+    return when.astimezone(JST).strftime(fmt)
+
+
+def ui(request: Request) -> UIContext:
+    return request.app.state.ui
+
+
+def render(
+    request: Request, template: str, user: CurrentUser | None, status_code: int = 200, **values: Any
+) -> HTMLResponse:
+    """Render a page with the banners every page shows (炎上, token problems, 緊急モード)."""
+    ctx = ui(request)
+    values.setdefault("flares", ctx.flares.active() if user else [])
+    values.setdefault("token_problems", token_problems(ctx.r) if user else {})
+    values.setdefault("emergency", ctx.emergency.state() if user else None)
+    is_chief = bool(user and user.role.at_least(Role.CHIEF))
+    is_admin = bool(user and user.role.at_least(Role.ADMIN))
+    return ctx.templates.TemplateResponse(
+        request,
+        template,
+        {"user": user, "is_chief": is_chief, "is_admin": is_admin, **values},
+        status_code=status_code,
+    )
+
+
+def highlight(text: str, matches: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The text cut into (piece, category) parts; category "" for unmatched text. Overlapping spans merge."""
+    spans = sorted(
+        (int(m["start"]), int(m["end"]), str(m.get("category", "")))
+        for m in matches
+        if 0 <= int(m["start"]) < int(m["end"]) <= len(text)
+    )
+    merged: list[list[Any]] = []
+    for start, end, category in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end, category])
+    parts: list[tuple[str, str]] = []
+    pos = 0
+    for start, end, category in merged:
+        if start > pos:
+            parts.append((text[pos:start], ""))
+        parts.append((text[start:end], category or "match"))
+        pos = end
+    if pos < len(text):
+        parts.append((text[pos:], ""))
+    return parts
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+# -- dependencies ---------------------------------------------------------------------------------------
+
+
+def staff(request: Request) -> CurrentUser:
+    """Any logged-in user with no password change pending (職員 and up)."""
+    return ui(request).security.require_user(request)
+
+
+def chief(request: Request) -> CurrentUser:
+    return ui(request).security.require_role(Role.CHIEF)(request)
+
+
+def admin(request: Request) -> CurrentUser:
+    return ui(request).security.require_role(Role.ADMIN)(request)
+
+
+async def csrf(request: Request) -> None:
+    """Refuses (403) a state-changing request without the session's CSRF token."""
+    await ui(request).security.require_csrf(request)

@@ -1,0 +1,201 @@
+"""The queue page (filters, sorting, counts, paging, bulk actions) and the item page with its buttons."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from service import keys
+from service.moderation import ModerationError
+from service.store import QUEUE_STATUSES, Comment, Store
+from service.ui.common import INSTAGRAM_PROFILE_URL, JST, csrf, highlight, render, staff, ui
+from service.web_security import CurrentUser
+
+router = APIRouter()
+
+PAGE_SIZE = 25
+SORTS = {"severity": "重大度の高い順", "oldest": "古い順", "newest": "新しい順"}
+_MAX_BULK = 200
+
+
+def _day(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def filter_items(
+    store: Store,
+    *,
+    status: str,
+    platform: str,
+    category: str,
+    date_from: date | None,
+    date_to: date | None,
+    sort: str,
+) -> list[Comment]:
+    """Items of one status (or all), filtered, in the chosen order.
+
+    Each status set is already ordered worst-first then oldest-first, which is the default order.
+    """
+    statuses = [status] if status in QUEUE_STATUSES else list(QUEUE_STATUSES)
+    since = datetime.combine(date_from, time(0), tzinfo=JST).timestamp() if date_from else None
+    until = datetime.combine(date_to + timedelta(days=1), time(0), tzinfo=JST).timestamp() if date_to else None
+    items: list[Comment] = []
+    for s in statuses:
+        for c in store.list_queue(s, limit=100_000):
+            if platform and c.platform != platform:
+                continue
+            if category and category not in c.categories:
+                continue
+            if (since is not None and c.received_at < since) or (until is not None and c.received_at >= until):
+                continue
+            items.append(c)
+    if sort == "oldest":
+        items.sort(key=lambda c: c.received_at)
+    elif sort == "newest":
+        items.sort(key=lambda c: -c.received_at)
+    elif len(statuses) > 1:
+        items.sort(key=lambda c: (-int(c.severity_level), c.received_at))
+    return items
+
+
+@router.get("/", include_in_schema=False)
+def home() -> Response:
+    return RedirectResponse("/queue", status_code=303)
+
+
+@router.get("/queue", response_class=HTMLResponse)
+def queue_page(
+    request: Request,
+    user: Annotated[CurrentUser, Depends(staff)],
+    status: str = "pending",
+    platform: str = "",
+    category: str = "",
+    date_from: str = "",
+    date_to: str = "",
+    sort: str = "severity",
+    page: int = 1,
+    done: int = 0,
+    refused: int = 0,
+    changed: int = 0,
+) -> HTMLResponse:
+    ctx = ui(request)
+    store = ctx.moderation.store
+    sort = sort if sort in SORTS else "severity"
+    items = filter_items(
+        store,
+        status=status,
+        platform=platform,
+        category=category,
+        date_from=_day(date_from),
+        date_to=_day(date_to),
+        sort=sort,
+    )
+    pages = max(1, -(-len(items) // PAGE_SIZE))
+    page = min(max(1, page), pages)
+    shown = items[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    filters = {
+        "status": status if status in QUEUE_STATUSES else "",
+        "platform": platform,
+        "category": category,
+        "date_from": date_from,
+        "date_to": date_to,
+        "sort": sort,
+    }
+    return render(
+        request,
+        "queue.html",
+        user,
+        items=shown,
+        states=ctx.moderation.states([c.item_id for c in shown]),
+        total=len(items),
+        page=page,
+        pages=pages,
+        counts=store.count_by_status(),
+        filters=filters,
+        query=lambda **over: urlencode({**filters, **over}),
+        statuses=QUEUE_STATUSES,
+        sorts=SORTS,
+        done=done,
+        refused=refused,
+        changed=changed,
+    )
+
+
+@router.post("/queue/bulk", dependencies=[Depends(csrf)])
+async def bulk(request: Request, user: Annotated[CurrentUser, Depends(staff)]) -> Response:
+    form = await request.form()
+    decision = str(form.get("decision", ""))
+    note = str(form.get("note", ""))
+    ids = [str(i) for i in form.getlist("ids")][:_MAX_BULK]
+    back = str(form.get("back", "")) or "status=pending"
+    moderation = ui(request).moderation
+    done = refused = 0
+    for item in ids:
+        try:
+            moderation.decide(item, decision, actor=user.username, role=user.role.value, note=note)
+            done += 1
+        except ModerationError:
+            refused += 1
+    return RedirectResponse(f"/queue?{back}&{urlencode({'done': done, 'refused': refused})}", status_code=303)
+
+
+def _post_url(comment: Comment) -> str:
+    if comment.platform == "facebook" and comment.post_id:
+        return f"https://www.facebook.com/{comment.post_id}"
+    return INSTAGRAM_PROFILE_URL
+
+
+def _item_page(request: Request, user: CurrentUser, item_id: str, *, error: str = "", status_code: int = 200) -> HTMLResponse:
+    ctx = ui(request)
+    store = ctx.moderation.store
+    comment = store.get(item_id)
+    if comment is None or (not comment.flagged and comment.status == "clear"):
+        raise HTTPException(status_code=404, detail="指定されたコメントは審査キューにありません。")
+    verdict = comment.verdict or {}
+    parent = None
+    if comment.parent_id and comment.parent_id != comment.post_id:
+        parent = store.get(keys.item_id(comment.platform, comment.parent_id))
+    return render(
+        request,
+        "item.html",
+        user,
+        status_code,
+        c=comment,
+        state=ctx.moderation.state(item_id),
+        parts=highlight(comment.text, verdict.get("matches", [])),
+        matches=verdict.get("matches", []),
+        post_url=_post_url(comment),
+        parent=parent,
+        earlier=ctx.moderation.author_history(comment),
+        history=store.history(item_id),
+        audit=list(ctx.moderation.audit.entries(item_id=item_id)),
+        error=error,
+        done=request.query_params.get("done", ""),
+    )
+
+
+@router.get("/items/{item_id}", response_class=HTMLResponse)
+def item_page(request: Request, item_id: str, user: Annotated[CurrentUser, Depends(staff)]) -> HTMLResponse:
+    return _item_page(request, user, item_id)
+
+
+@router.post("/items/{item_id}/act", dependencies=[Depends(csrf)])
+def act(
+    request: Request,
+    item_id: str,
+    user: Annotated[CurrentUser, Depends(staff)],
+    decision: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        ui(request).moderation.decide(item_id, decision, actor=user.username, role=user.role.value, note=note)
+    except ModerationError as exc:
+        return _item_page(request, user, item_id, error=exc.message_ja, status_code=409)
+    return RedirectResponse(f"/items/{item_id}?{urlencode({'done': decision})}", status_code=303)

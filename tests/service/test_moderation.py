@@ -1,0 +1,255 @@
+"""The moderation status machine on a real Redis server: transitions, roles, audit, auto-hide."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+
+import pytest
+import redis
+
+from classifiers.categories import CATEGORIES, Severity
+from classifiers.verdict import Match, Verdict
+from service import keys
+from service.audit import AuditLog
+from service.hours import JST
+from service.moderation import ACTIONS_STREAM, PROCESSING, ActionRequest, Moderation, ModerationError
+from service.store import Store
+from webhooks.events import CommentEvent
+from webhooks.graph import ActionResult
+
+_seq = iter(range(1, 1_000_000))
+
+
+def flagged_verdict(categories: list[str], severity: Severity, text: str, span: str | None = None) -> Verdict:
+    matches = []
+    if span and span in text:
+        start = text.index(span)
+        matches.append(
+            Match(f"lex:{categories[0]}:0001", categories[0], start, start + len(span), span, severity)
+        )
+    return Verdict(
+        flagged=True,
+        categories=categories,
+        scores={c: (0.9 if c in categories else 0.0) for c in CATEGORIES},
+        severity=severity,
+        clauses=[cl for c in categories for cl in CATEGORIES[c].clauses],
+        action=CATEGORIES[categories[0]].default_action,
+        matches=matches,
+    )
+
+
+def add_flagged(
+    r: redis.Redis,
+    text: str = "お前はほんとうにバカだな",
+    *,
+    platform: str = "facebook",
+    comment_id: str | None = None,
+    categories: list[str] | None = None,
+    severity: Severity = Severity.MEDIUM,
+    span: str | None = "バカ",
+    author: str = "山口 花子",
+    author_id: str = "u100",
+    post_id: str = "555_777",
+    parent_id: str | None = None,
+    received_at: float | None = None,
+) -> str:
+    """Store one flagged comment the way the worker does (Store.apply_event); returns its item id."""
+    n = next(_seq)
+    cid = comment_id or (f"555_{1000 + n}" if platform == "facebook" else f"1789{1000 + n}")
+    event = CommentEvent(
+        platform=platform,  # type: ignore[arg-type]
+        account_id="555" if platform == "facebook" else "1784",
+        comment_id=cid,
+        verb="add",
+        text=text,
+        post_id=post_id,
+        parent_id=parent_id,
+        author_id=author_id,
+        author_name=author,
+        entry_time=received_at,
+    )
+    verdict = flagged_verdict(categories or ["insult"], severity, text, span)
+    Store(r).apply_event(f"{n}-0", event, received_at=received_at or time.time(), verdict=verdict)
+    return keys.item_id(platform, cid)
+
+
+def ok(action: str = "delete") -> ActionResult:
+    return ActionResult(True, "done", "完了しました。", attempts=1)
+
+
+def pending_request(r: redis.Redis, item: str) -> ActionRequest:
+    entries = r.xrange(ACTIONS_STREAM)
+    fields = [f for _id, f in entries if f["item_id"] == item][-1]
+    return ActionRequest.from_fields(fields)
+
+
+def test_delete_waits_for_meta_then_is_deleted_with_audit(r: redis.Redis) -> None:
+    m = Moderation(r)
+    item = add_flagged(r)
+    out = m.decide(item, "delete", actor="tanaka", role="staff", note="明らかな侮辱")
+    assert (out.from_status, out.to_status, out.queued) == ("pending", PROCESSING, "delete")
+    assert m.store.get(item).status == PROCESSING
+    assert m.state(item).inflight == "delete"
+    request = pending_request(r, item)
+    assert request.action == "delete" and request.actor == "tanaka"
+    # Not deleted until Meta says so.
+    assert m.store.get(item).status != "deleted"
+    assert m.complete(request, ok()) == "deleted"
+    assert m.store.get(item).status == "deleted"
+    assert m.state(item).meta_deleted and not m.state(item).inflight
+    trail = [
+        (e.action, e.actor, e.from_status, e.to_status, e.note) for e in AuditLog(r).entries(item_id=item)
+    ]
+    assert trail == [
+        ("delete_requested", "tanaka", "pending", PROCESSING, "明らかな侮辱"),
+        ("deleted", "tanaka", PROCESSING, "deleted", "完了しました。"),
+    ]
+
+
+def test_refused_call_becomes_action_failed_with_reason_and_can_be_retried(r: redis.Redis) -> None:
+    m = Moderation(r)
+    item = add_flagged(r)
+    m.decide(item, "hide", actor="tanaka", role="staff")
+    refused = ActionResult(
+        False, "permission", "この操作を行う権限がアプリにありません。", code=200, attempts=1
+    )
+    assert m.complete(pending_request(r, item), refused) == "action_failed"
+    state = m.state(item)
+    assert state.failure == "この操作を行う権限がアプリにありません。" and state.failed_action == "hide"
+    assert json.loads(AuditLog(r).latest(1)[0].detail)["code"] == 200
+    m.decide(item, "hide", actor="tanaka", role="staff")
+    assert m.state(item).failure == ""
+    assert m.complete(pending_request(r, item), ok("hide")) == "hidden"
+
+
+def test_already_gone_is_done_and_shown_as_removed_on_platform(r: redis.Redis) -> None:
+    m = Moderation(r)
+    item = add_flagged(r)
+    m.decide(item, "delete", actor="tanaka", role="staff")
+    gone = ActionResult(
+        True, "already_gone", "コメントはすでに削除されているか、見つかりませんでした。", 100, 33, 1
+    )
+    assert m.complete(pending_request(r, item), gone) == "removed_on_platform"
+    with pytest.raises(ModerationError, match="すでに削除"):
+        m.decide(item, "delete", actor="tanaka", role="staff")
+
+
+def test_completing_the_same_request_twice_records_it_once(r: redis.Redis) -> None:
+    m = Moderation(r)
+    item = add_flagged(r)
+    m.decide(item, "delete", actor="tanaka", role="staff")
+    request = pending_request(r, item)
+    m.complete(request, ok())
+    m.complete(request, ActionResult(False, "failed", "失敗"))
+    assert m.store.get(item).status == "deleted"
+    assert [e.action for e in AuditLog(r).entries(item_id=item)] == ["delete_requested", "deleted"]
+
+
+def test_a_second_click_while_in_flight_is_refused_and_queues_nothing(r: redis.Redis) -> None:
+    m = Moderation(r)
+    item = add_flagged(r)
+    m.decide(item, "delete", actor="tanaka", role="staff")
+    with pytest.raises(ModerationError, match="削除処理中"):
+        m.decide(item, "delete", actor="suzuki", role="staff")
+    assert r.xlen(ACTIONS_STREAM) == 1
+
+
+def test_dismiss_and_escalate_need_no_meta_call(r: redis.Redis) -> None:
+    m = Moderation(r)
+    a, b = add_flagged(r), add_flagged(r)
+    assert m.decide(a, "dismiss", actor="tanaka", role="staff").to_status == "dismissed"
+    assert m.decide(b, "escalate", actor="tanaka", role="staff", note="判断に迷う").to_status == "escalated"
+    assert not r.exists(ACTIONS_STREAM)
+    assert Store(r).count_by_status()["escalated"] == 1
+
+
+def test_only_a_chief_decides_an_escalated_item(r: redis.Redis) -> None:
+    m = Moderation(r)
+    item = add_flagged(r)
+    m.decide(item, "escalate", actor="tanaka", role="staff")
+    with pytest.raises(ModerationError, match="課長または管理者"):
+        m.decide(item, "delete", actor="tanaka", role="staff")
+    out = m.decide(item, "delete", actor="kacho", role="chief", note="削除でよい")
+    assert out.to_status == PROCESSING
+    entry = AuditLog(r).latest(1)[0]
+    assert (entry.action, entry.role, entry.from_status) == ("approved", "chief", "escalated")
+    assert json.loads(entry.detail)["decision"] == "delete"
+
+
+def test_unknown_or_impossible_decisions_are_refused(r: redis.Redis) -> None:
+    m = Moderation(r)
+    item = add_flagged(r)
+    with pytest.raises(ModerationError):
+        m.decide(item, "destroy", actor="tanaka", role="staff")
+    with pytest.raises(ModerationError, match="見つかりません"):
+        m.decide("facebook:nope", "delete", actor="tanaka", role="staff")
+    m.decide(item, "dismiss", actor="tanaka", role="staff")
+    with pytest.raises(ModerationError, match="問題なし"):
+        m.decide(item, "escalate", actor="tanaka", role="staff")
+    with pytest.raises(ModerationError, match="非表示になっていません"):
+        m.decide(add_flagged(r), "unhide", actor="tanaka", role="staff")
+
+
+# -- auto-hide outside operating hours (policy 3(1)ウ) --------------------------------------------------
+
+WEEKDAY_NIGHT = datetime(2026, 11, 25, 22, 0, tzinfo=JST)  # Wednesday
+WEEKDAY_NOON = datetime(2026, 11, 25, 12, 0, tzinfo=JST)
+
+
+def test_high_severity_is_auto_hidden_at_night_and_stays_pending(r: redis.Redis) -> None:
+    m = Moderation(r)
+    item = add_flagged(r, "殺してやる", categories=["threat"], severity=Severity.HIGH, span="殺してやる")
+    assert m.auto_hide_if_due(item, emergency=False, at=WEEKDAY_NIGHT)
+    request = pending_request(r, item)
+    assert (request.action, request.actor) == ("hide", "system")
+    assert m.store.get(item).status == "pending"
+    assert not m.auto_hide_if_due(item, emergency=False, at=WEEKDAY_NIGHT)  # already queued
+    assert m.complete(request, ok("hide")) == "pending"
+    state = m.state(item)
+    assert state.auto_hidden and state.meta_hidden
+    assert AuditLog(r).latest(1)[0].action == "auto_hidden"
+
+
+def test_auto_hide_skips_office_hours_low_severity_and_acted_items(r: redis.Redis) -> None:
+    m = Moderation(r)
+    high = add_flagged(r, "殺してやる", categories=["threat"], severity=Severity.HIGH, span="殺してやる")
+    medium = add_flagged(r)
+    assert not m.auto_hide_if_due(high, emergency=False, at=WEEKDAY_NOON)
+    assert not m.auto_hide_if_due(medium, emergency=False, at=WEEKDAY_NIGHT)
+    assert m.auto_hide_if_due(high, emergency=True, at=WEEKDAY_NOON)  # 緊急モード: at all hours
+    done = add_flagged(r, "殺してやる", categories=["threat"], severity=Severity.HIGH, span="殺してやる")
+    m.decide(done, "escalate", actor="tanaka", role="staff")
+    assert not m.auto_hide_if_due(done, emergency=True, at=WEEKDAY_NOON)
+
+
+def test_dismissing_an_auto_hidden_item_shows_it_again_first(r: redis.Redis) -> None:
+    m = Moderation(r)
+    item = add_flagged(r, "殺してやる", categories=["threat"], severity=Severity.HIGH, span="殺してやる")
+    m.auto_hide_if_due(item, emergency=False, at=WEEKDAY_NIGHT)
+    m.complete(pending_request(r, item), ok("hide"))
+    out = m.decide(item, "dismiss", actor="tanaka", role="staff", note="冗談の文脈")
+    assert (out.to_status, out.queued) == (PROCESSING, "unhide")
+    assert m.complete(pending_request(r, item), ok("unhide")) == "dismissed"
+    assert not m.state(item).meta_hidden and not m.state(item).auto_hidden
+
+
+def test_hiding_an_auto_hidden_item_needs_no_second_call(r: redis.Redis) -> None:
+    m = Moderation(r)
+    item = add_flagged(r, "殺してやる", categories=["threat"], severity=Severity.HIGH, span="殺してやる")
+    m.auto_hide_if_due(item, emergency=False, at=WEEKDAY_NIGHT)
+    m.complete(pending_request(r, item), ok("hide"))
+    before = r.xlen(ACTIONS_STREAM)
+    assert m.decide(item, "hide", actor="tanaka", role="staff").to_status == "hidden"
+    assert r.xlen(ACTIONS_STREAM) == before
+
+
+def test_author_history_lists_earlier_flagged_comments(r: redis.Redis) -> None:
+    m = Moderation(r)
+    first = add_flagged(r, "バカばっかり", author_id="u9", received_at=time.time() - 60)
+    second = add_flagged(r, "またバカ", author_id="u9")
+    other = add_flagged(r, "バカ", author_id="u10")
+    for item in (first, second, other):
+        m.index_author(m.store.get(item))
+    assert [c.item_id for c in m.author_history(m.store.get(second))] == [first]
