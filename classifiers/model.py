@@ -16,9 +16,12 @@ trusted list.
 
 from __future__ import annotations
 
+import copy
+import itertools
 import math
 import re
 import zipfile
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +52,8 @@ TRUSTED_TYPES: tuple[str, ...] = (
 _WORD_TOKEN_PATTERN = r"\S+"
 _WHITE_SPACES = re.compile(r"\s\s+")  # what sklearn's char analyzer folds before making n-grams
 _SKIP_POS = frozenset({"空白"})
+_KATA_TO_HIRA = {k: k - 0x60 for k in range(ord("ァ"), ord("ヶ") + 1)}
+_MISSING = itertools.repeat(-1)  # dict.get default for map(); repeat() holds no state
 
 
 def word_features(tokens: Iterable[Token]) -> list[str]:
@@ -131,6 +136,34 @@ class CommentModel(BaseEstimator):
     def compile(self) -> CompiledScorer:
         return CompiledScorer.from_model(self)
 
+    # skops writes a dict as one JSON node per entry: the vocabularies would make a ~30 MB schema that
+    # takes ~100 MB of memory to read back. They travel as numpy string arrays instead (index order).
+    def __getstate__(self) -> dict[str, Any]:
+        # object.__getstate__ may hand back the instance's own __dict__: never edit that in place.
+        state = dict(super().__getstate__())
+        if "pipeline_" in state:
+            pipeline = copy.deepcopy(self.pipeline_)
+            vocabularies: dict[str, np.ndarray] = {}
+            for name, vec in _vectorizers(pipeline):
+                terms = sorted(vec.vocabulary_, key=vec.vocabulary_.__getitem__)
+                vocabularies[name] = np.array(terms, dtype=str)
+                del vec.vocabulary_
+            state["pipeline_"] = pipeline
+            state["vocabularies_"] = vocabularies
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        vocabularies = state.pop("vocabularies_", None)
+        super().__setstate__(state)
+        if vocabularies is not None:
+            for name, vec in _vectorizers(self.pipeline_):
+                vec.vocabulary_ = {str(term): i for i, term in enumerate(vocabularies[name].tolist())}
+
+
+def _vectorizers(pipeline: Pipeline) -> list[tuple[str, TfidfVectorizer]]:
+    ct: ColumnTransformer = pipeline.named_steps["features"]
+    return [(name, ct.named_transformers_[name]) for name in ("words", "chars")]
+
 
 def labels_matrix(rows: Sequence[Sequence[str]]) -> np.ndarray:
     """Label lists -> indicator matrix over TEXT_CATEGORIES (impersonation and unknown names dropped)."""
@@ -145,43 +178,46 @@ def labels_matrix(rows: Sequence[Sequence[str]]) -> np.ndarray:
 
 
 @dataclass(frozen=True, slots=True)
-class _Block:
-    """One fitted TF-IDF vectorizer with its slice of the coefficient matrix."""
-
-    vocab: dict[str, int]
-    idf: np.ndarray  # (n_features,)
-    coef: np.ndarray  # (n_features, n_categories), C-contiguous so a row gather is one memcpy each
-    names: list[str]  # feature index -> readable text, for model_tokens
-
-
-@dataclass(frozen=True, slots=True)
 class Scored:
     probabilities: np.ndarray  # (n_categories,), in TEXT_CATEGORIES order
-    contributions: list[tuple[str, np.ndarray]]  # (feature text, per-category logit share) of present features
+    idx: np.ndarray  # rows of the combined feature matrix present in the comment
+    weights: np.ndarray  # their l2-normalised (per block) TF-IDF weights
 
 
 class CompiledScorer:
-    """The fitted pipeline reduced to dict lookups and one small matrix product per feature block."""
+    """The fitted pipeline reduced to dict lookups and one small matrix product.
+
+    Word and character features share one coefficient matrix (words first, then characters, as the
+    ColumnTransformer stacks them); each block keeps its own l2 norm, like each TfidfVectorizer does.
+    """
 
     def __init__(
         self,
-        words: _Block,
-        chars: _Block,
+        word_vocab: dict[str, int],
+        char_vocab: dict[str, int],
+        idf: np.ndarray,
+        coef: np.ndarray,
         intercept: np.ndarray,
         categories: Sequence[str],
         thresholds: dict[str, float],
         metadata: dict[str, str],
     ) -> None:
-        self.words = words
-        self.chars = chars
+        self.word_vocab = word_vocab
+        self.char_vocab = char_vocab  # indices already offset past the word features
+        self.idf = idf
+        self.coef = coef  # (n_features, n_categories), C-contiguous so a row gather is one memcpy each
         self.intercept = intercept
         self.categories = tuple(categories)
         self.thresholds = dict(thresholds)
         self.metadata = dict(metadata)
+        names = [""] * len(idf)
+        for vocab in (word_vocab, char_vocab):
+            for feature, j in vocab.items():
+                names[j] = feature.replace(" ", "")
+        self.names = names  # feature row -> readable text, for model_tokens
 
     @classmethod
     def from_model(cls, model: CommentModel) -> CompiledScorer:
-        ct: ColumnTransformer = model.pipeline_.named_steps["features"]
         ovr: OneVsRestClassifier = model.pipeline_.named_steps["clf"]
         coefs = []
         intercepts = []
@@ -190,30 +226,19 @@ class CompiledScorer:
                 raise ValueError("every category needs positive and negative training rows")
             coefs.append(est.coef_.ravel())
             intercepts.append(float(est.intercept_[0]))
-        coef = np.vstack(coefs).T  # (n_features_total, n_categories)
-        blocks: list[_Block] = []
-        offset = 0
-        for name in ("words", "chars"):
-            vec: TfidfVectorizer = ct.named_transformers_[name]
-            vocab = {str(k): int(v) for k, v in vec.vocabulary_.items()}
-            n = len(vocab)
-            names = [""] * n
-            for feature, j in vocab.items():
-                names[j] = feature.replace(" ", "")
-            blocks.append(
-                _Block(
-                    vocab=vocab,
-                    idf=np.asarray(vec.idf_, dtype=np.float64),
-                    coef=np.ascontiguousarray(coef[offset : offset + n]),
-                    names=names,
-                )
-            )
-            offset += n
-        if offset != coef.shape[0]:
+        coef = np.ascontiguousarray(np.vstack(coefs).T)
+        (_, words), (_, chars) = _vectorizers(model.pipeline_)
+        word_vocab = {str(k): int(v) for k, v in words.vocabulary_.items()}
+        offset = len(word_vocab)
+        char_vocab = {str(k): int(v) + offset for k, v in chars.vocabulary_.items()}
+        idf = np.concatenate([np.asarray(words.idf_, np.float64), np.asarray(chars.idf_, np.float64)])
+        if len(idf) != coef.shape[0]:
             raise ValueError("feature blocks do not cover the coefficient matrix")
         return cls(
-            blocks[0],
-            blocks[1],
+            word_vocab,
+            char_vocab,
+            idf,
+            coef,
             np.asarray(intercepts),
             model.categories_,
             model.thresholds_,
@@ -222,48 +247,36 @@ class CompiledScorer:
 
     @staticmethod
     def _word_grams(forms: list[str]) -> list[str]:
-        return forms + [a + " " + b for a, b in zip(forms, forms[1:], strict=False)]
+        return forms + [a + " " + b for a, b in itertools.pairwise(forms)]
 
     @staticmethod
     def _char_grams(kana: str) -> list[str]:
-        text = _WHITE_SPACES.sub(" ", kana)
+        text = _WHITE_SPACES.sub(" ", kana) if _WHITE_SPACES.search(kana) else kana
         n = len(text)
         grams = list(text)
         grams.extend(text[i : i + 2] for i in range(n - 1))
         grams.extend(text[i : i + 3] for i in range(n - 2))
         return grams
 
-    @staticmethod
-    def _block_logit(block: _Block, grams: list[str], explain: bool) -> tuple[np.ndarray | None, list[Any]]:
-        vocab = block.vocab
-        counts: dict[int, int] = {}
-        for g in grams:
-            j = vocab.get(g)
-            if j is not None:
-                counts[j] = counts.get(j, 0) + 1
-        if not counts:
-            return None, []
-        idx = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
-        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-        weights = (np.log(tf) + 1.0) * block.idf[idx]
-        weights /= math.sqrt(float(weights @ weights))
-        rows = block.coef[idx]
-        logit = weights @ rows
-        if not explain:
-            return logit, []
-        parts = rows * weights[:, None]
-        return logit, [(block.names[j], parts[k]) for k, j in enumerate(idx.tolist())]
-
-    def score(self, forms: list[str], kana: str, *, explain: bool = False) -> Scored:
+    def score(self, forms: list[str], kana: str) -> Scored:
         """Probabilities for a comment given its word forms and its kana text."""
-        logit = self.intercept.copy()
-        contributions: list[tuple[str, np.ndarray]] = []
-        for block, grams in ((self.words, self._word_grams(forms)), (self.chars, self._char_grams(kana))):
-            part, contrib = self._block_logit(block, grams, explain)
-            if part is not None:
-                logit += part
-                contributions.extend(contrib)
-        return Scored(1.0 / (1.0 + np.exp(-logit)), contributions)
+        # Count feature rows, not strings: word ids come first (insertion order), char ids after them.
+        counts = Counter(map(self.word_vocab.get, self._word_grams(forms), _MISSING))
+        counts.pop(-1, None)
+        split = len(counts)
+        counts.update(map(self.char_vocab.get, self._char_grams(kana), _MISSING))
+        counts.pop(-1, None)
+        n = len(counts)
+        idx = np.fromiter(counts, dtype=np.intp, count=n)
+        weights = np.log(np.fromiter(counts.values(), dtype=np.float64, count=n))
+        weights += 1.0
+        weights *= self.idf[idx]
+        for block in (weights[:split], weights[split:]):
+            norm = math.sqrt(float(block @ block))
+            if norm:
+                block /= norm
+        logit = self.intercept + weights @ self.coef[idx]
+        return Scored(1.0 / (1.0 + np.exp(-logit)), idx, weights)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Same contract as CommentModel.predict_proba (used to check the compilation)."""
@@ -273,19 +286,22 @@ class CompiledScorer:
             out[i] = self.score(word_features(tokenise(norm.text)), norm.kana).probabilities
         return out
 
-    @staticmethod
-    def top_features(contributions: list[tuple[str, np.ndarray]], category: int, limit: int = 5) -> list[str]:
+    def top_features(self, scored: Scored, category: int, limit: int = 5) -> list[str]:
         """The readable features that pushed ``category`` up most, best first, without overlaps."""
-        ranked = sorted(
-            ((float(c[category]), text) for text, c in contributions if c[category] > 0),
-            key=lambda x: (-x[0], x[1]),
-        )
+        share = self.coef[scored.idx, category] * scored.weights
+        order = np.argsort(-share, kind="stable")
         chosen: list[str] = []
-        for _, text in ranked:
+        folded: list[str] = []  # word features keep katakana, kana grams do not: compare them folded
+        for k in order.tolist():
+            if share[k] <= 0:
+                break
+            text = self.names[int(scored.idx[k])]
+            key = text.translate(_KATA_TO_HIRA)
             # Single characters explain nothing to staff; a gram inside a chosen one repeats it.
-            if len(text) < 2 or any(text in c or c in text for c in chosen):
+            if len(text) < 2 or any(key in c or c in key for c in folded):
                 continue
             chosen.append(text)
+            folded.append(key)
             if len(chosen) == limit:
                 break
         return chosen

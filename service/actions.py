@@ -192,9 +192,10 @@ class ActionWorker:
 
 
 class ActionWorkerThread:
-    """The action worker in a daemon thread of the web process (the one-command `serve`)."""
+    """The action worker in a daemon thread of the web process (the one-command `serve`); it owns `r`."""
 
     def __init__(self, r: redis.Redis, settings: Settings) -> None:
+        self._r = r
         self._stop = threading.Event()
         self._graph = GraphClient(settings.graph_api_url, settings.secret("meta_app_secret"))
         self.worker = ActionWorker(
@@ -211,3 +212,5 @@ class ActionWorkerThread:
         self._stop.set()
         self._thread.join(timeout)
         self._graph.close()
+        # An embedded Redis server stops only once its last client has gone.
+        self._r.close()

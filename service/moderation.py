@@ -19,6 +19,7 @@ Per item, `{shakyo}:mod:<item>` (a hash) keeps what Meta has confirmed and what 
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -30,9 +31,13 @@ import redis
 from classifiers.categories import Severity
 from service import keys
 from service.audit import AuditEntry, AuditLog
-from service.hours import DEFAULT_HOURS, OperatingHours, now_jst, should_auto_hide
+from service.hours import DEFAULT_HOURS, JST, OperatingHours, now_jst, should_auto_hide
+from service.incidents import FlareDetector
+from service.settings import Settings
 from service.store import PENDING, REMOVED_ON_PLATFORM, Comment, Store
 from webhooks.graph import ActionResult
+
+log = logging.getLogger(__name__)
 
 Decision = Literal["delete", "hide", "dismiss", "escalate", "unhide"]
 DECISIONS: tuple[str, ...] = ("delete", "hide", "dismiss", "escalate", "unhide")
@@ -60,6 +65,32 @@ DECISION_JA: dict[str, str] = {
     "escalate": "課長へ相談",
     "unhide": "非表示を解除",
 }
+AUDIT_ACTION_JA: dict[str, str] = {
+    "delete_requested": "削除を依頼",
+    "hide_requested": "非表示を依頼",
+    "unhide_requested": "非表示の解除を依頼",
+    "deleted": "削除（Meta確認済み）",
+    "hidden": "非表示（確認済み）",
+    "unhidden": "非表示を解除（Meta確認済み）",
+    "dismissed": "問題なし",
+    "escalated": "課長へ相談",
+    "approved": "課長が判断",
+    "action_failed": "Metaへの処理に失敗",
+    "removed_on_platform": "投稿元で削除済み",
+    "auto_hide_requested": "自動非表示を依頼",
+    "auto_hidden": "自動非表示（Meta確認済み）",
+    "auto_hide_failed": "自動非表示に失敗",
+    "account_created": "アカウント作成",
+    "account_password_changed": "パスワード変更",
+    "account_password_reset": "パスワード再発行",
+    "account_role_changed": "権限変更",
+    "account_disabled": "アカウント無効化",
+    "account_enabled": "アカウント有効化",
+    "emergency_on": "緊急モード開始",
+    "emergency_off": "緊急モード終了",
+    "flare_started": "炎上の可能性を検知",
+    "flare_acknowledged": "炎上対応を完了",
+}
 INFLIGHT_JA: dict[str, str] = {"delete": "削除処理中", "hide": "非表示処理中", "unhide": "非表示解除の処理中"}
 
 # Who may take which decision from which status. Escalated items wait for a 課長 (policy 4(1)).
@@ -86,6 +117,19 @@ def mod_key(item_id: str) -> str:
 def author_key(platform: str, author: str) -> str:
     """Flagged comments of one author, by received time (for the item page's 「この投稿者の過去の指摘」)."""
     return f"{keys.TAG}author:{platform}:{author}"
+
+
+def operating_hours(settings: Settings) -> OperatingHours:
+    return OperatingHours(start=settings.hours_start, end=settings.hours_end)
+
+
+def flare_detector(r: redis.Redis, settings: Settings) -> FlareDetector:
+    return FlareDetector(
+        r,
+        settings.flare_threshold,
+        settings.flare_window_minutes * 60,
+        webhook_url=settings.secret("flare_webhook_url"),
+    )
 
 
 class ModerationError(Exception):
@@ -389,6 +433,36 @@ class Moderation:
                     return True
                 except redis.WatchError:
                     continue
+
+    def after_flagged(
+        self,
+        item_id: str,
+        *,
+        flares: FlareDetector,
+        emergency: bool,
+        hours: OperatingHours = DEFAULT_HOURS,
+        min_severity: Severity = Severity.HIGH,
+        at: datetime | None = None,
+    ) -> None:
+        """What follows a flagged comment being stored: author index, flare-up count, automatic hiding."""
+        comment = self.store.get(item_id)
+        if comment is None or not comment.flagged:
+            return
+        self.index_author(comment)
+        if comment.post_id:
+            received = datetime.fromtimestamp(comment.received_at, JST)
+            flares.record(comment.platform, comment.post_id, comment.comment_id, received)
+        self.auto_hide_if_due(item_id, emergency=emergency, hours=hours, min_severity=min_severity, at=at)
+
+    def training_decisions(self) -> list[dict[str, object]]:
+        """Staff decisions as training rows: deleted/hidden → the item's categories, dismissed → clean."""
+        rows: list[dict[str, object]] = []
+        for status in ("deleted", "hidden", "dismissed"):
+            for c in self.store.list_queue(status, limit=1_000_000):
+                labels = [] if status == "dismissed" else [k for k in c.categories if k != "impersonation"]
+                if c.text.strip() and (labels or status == "dismissed"):
+                    rows.append({"text": c.text, "labels": labels})
+        return rows
 
     def index_author(self, comment: Comment) -> None:
         """Remember a flagged comment under its author, for the item page."""

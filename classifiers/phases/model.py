@@ -52,6 +52,13 @@ def _scorer() -> CompiledScorer | None:
         return _state[1]
 
 
+def reset() -> None:
+    """Forget the loaded model so the next comment reloads the file (after training wrote a new one)."""
+    global _state
+    with _lock:
+        _state = None
+
+
 @contextmanager
 def use_scorer(scorer: CompiledScorer) -> Iterator[None]:
     """Judge with ``scorer`` instead of the model file (training evaluates fold models this way)."""
@@ -86,9 +93,8 @@ def phase(ctx: Context) -> Evidence | None:
     scorer = _scorer()
     if scorer is None:
         return None
-    forms = word_features(ctx.tokens)
-    kana = ctx.normalised.kana
-    probs = scorer.score(forms, kana).probabilities
+    scored = scorer.score(word_features(ctx.tokens), ctx.normalised.kana)
+    probs = scored.probabilities
     scores = {cat: float(p) for cat, p in zip(scorer.categories, probs, strict=True)}
     thresholds = scorer.thresholds
     # Explain the category the model is surest of, among those it flags on its own.
@@ -98,9 +104,5 @@ def phase(ctx: Context) -> Evidence | None:
         margin = probs[i] - thresholds[cat]
         if margin >= 0 and (best < 0 or margin > best_margin):
             best, best_margin = i, margin
-    tokens: list[str] = []
-    if best >= 0:
-        # Per-feature contributions cost a little more, so they are computed only for flagged comments.
-        contributions = scorer.score(forms, kana, explain=True).contributions
-        tokens = CompiledScorer.top_features(contributions, best, MODEL_TOKENS)
+    tokens = scorer.top_features(scored, best, MODEL_TOKENS) if best >= 0 else []
     return Evidence(scores=scores, thresholds=dict(thresholds), model_tokens=tokens)

@@ -68,7 +68,7 @@ def flagged_by_category(report: dict[str, Any]) -> bytes:
         ax.set_title("分類別の要注意コメント数")
         ax.xaxis.get_major_locator().set_params(integer=True)
 
-    return _png(draw, (6.4, 0.6 + 0.35 * len(rows) + 1.0))
+    return _png(draw, (6.4, 1.1 + 0.24 * len(rows)))
 
 
 def decisions(report: dict[str, Any]) -> bytes:
@@ -77,13 +77,12 @@ def decisions(report: dict[str, Any]) -> bytes:
     names = [OUTCOME_JA.get(k, "週末時点の未処理") for k in kinds]
 
     def draw(ax: Axes) -> None:
-        ax.bar(names, [d[k] for k in kinds], color="#4a8a5c")
-        ax.set_ylabel("件数")
+        ax.barh(list(reversed(names)), [d[k] for k in reversed(kinds)], color="#4a8a5c")
+        ax.set_xlabel("件数")
         ax.set_title("対応の内訳")
-        ax.tick_params(axis="x", labelrotation=30)
-        ax.yaxis.get_major_locator().set_params(integer=True)
+        ax.xaxis.get_major_locator().set_params(integer=True)
 
-    return _png(draw)
+    return _png(draw, (6.4, 3.0))
 
 
 def trend(report: dict[str, Any]) -> bytes:
@@ -106,6 +105,7 @@ def trend(report: dict[str, Any]) -> bytes:
             label="対応時間の中央値（開庁時間）",
         )
         right.set_ylabel("時間")
+        right.set_ylim(bottom=0, top=max([h for h in hours if h is not None], default=1.0) * 1.2 or 1.0)
         lines = ax.get_legend_handles_labels()
         more = right.get_legend_handles_labels()
         ax.legend(lines[0] + more[0], lines[1] + more[1], frameon=False, loc="upper left", fontsize=8)

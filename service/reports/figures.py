@@ -43,12 +43,15 @@ CLAUSES: tuple[str, ...] = (
 )
 SEVERITIES: tuple[str, ...] = tuple(s.label for s in Severity if s is not Severity.NONE)
 
-# Staff actions that settle an item (the clock of policy 4(2) 速やかに stops at the first of these).
+# Audit actions (service.moderation): a staff decision is written when staff click; a call to Meta it needs
+# is written again (deleted, hidden, unhidden, action_failed) when Meta answers, with the same actor and a
+# `detail.outcome`. Staff decisions that settle an item — the clock of policy 4(2) 速やかに stops at the
+# first of these:
 SETTLING_ACTIONS = frozenset(
-    {"deleted", "hidden", "dismissed", "approved", "delete_requested", "hide_requested"}
+    {"delete_requested", "hide_requested", "dismissed", "hidden", "approved", "deleted"}
 )
-# Everything counted as a decision in the staff-activity table.
-DECISION_ACTIONS = SETTLING_ACTIONS | {"escalated", "unhidden"}
+# Every staff decision, for the staff-activity table and the per-comment CSV.
+DECISION_ACTIONS = SETTLING_ACTIONS | {"escalated", "unhide_requested"}
 # Decision kinds shown in the Decisions section, in display order.
 OUTCOMES: tuple[str, ...] = (
     "deleted",
@@ -70,9 +73,17 @@ OUTCOME_JA = {
     "removed_on_platform": "投稿者・Metaにより削除",
     "action_failed": "処理失敗",
 }
+KIND_JA = {
+    "delete": "削除",
+    "hide": "非表示",
+    "dismiss": "問題なし",
+    "escalate": "課長へ相談",
+    "unhide": "非表示解除",
+}
 ROLE_JA = {"staff": "職員", "chief": "課長", "admin": "管理者"}
 # Successful Graph calls: after one of these on a platform, its token works again.
 _GRAPH_SUCCESS = frozenset({"deleted", "hidden", "auto_hidden", "unhidden"})
+_FAILED_ACTIONS = frozenset({"action_failed", "auto_hide_failed"})
 _TOKEN_CODES = frozenset({102, 190})
 LONGEST_SHOWN = 5
 TOP_POSTS_SHOWN = 5
@@ -136,10 +147,7 @@ class _Index:
 
     def settled(self, item: str) -> AuditEntry | None:
         """The first settling staff decision on the item, if any."""
-        return next(
-            (e for e in self.by_item.get(item, ()) if e.action in SETTLING_ACTIONS and e.role != "system"),
-            None,
-        )
+        return next((e for e in self.by_item.get(item, ()) if is_decision(e, SETTLING_ACTIONS)), None)
 
     def removed_at(self, c: Comment) -> float | None:
         """When the comment disappeared from the platform by its author or Meta (not by our action)."""
@@ -164,6 +172,26 @@ class _Index:
         return [e for e in self.data.audit if start <= e.at < end]
 
 
+def is_decision(e: AuditEntry, actions: frozenset[str] = DECISION_ACTIONS) -> bool:
+    """A person's decision, not the record of Meta's answer to one (those carry `detail.outcome`)."""
+    return e.action in actions and e.role not in ("", "system") and "outcome" not in _detail(e)
+
+
+def decision_kind(e: AuditEntry) -> str:
+    """delete | hide | dismiss | escalate | unhide for a decision entry, including a chief's approval."""
+    if e.action == "approved":
+        return str(_detail(e).get("decision", ""))
+    return {
+        "delete_requested": "delete",
+        "deleted": "delete",
+        "hide_requested": "hide",
+        "hidden": "hide",
+        "dismissed": "dismiss",
+        "escalated": "escalate",
+        "unhide_requested": "unhide",
+    }.get(e.action, "")
+
+
 def _wait(hours: OperatingHours, received: float, until: float) -> float:
     return hours.operating_seconds_between(
         datetime.fromtimestamp(received, JST), datetime.fromtimestamp(until, JST)
@@ -178,6 +206,8 @@ def _outcome_items(
     for e in entries:
         if e.item_id and e.action in out:
             out[e.action].add(e.item_id)
+        if e.action == "approved" and decision_kind(e) == "dismiss":
+            out["dismissed"].add(e.item_id)  # a chief's 問題なし is written as the approval only
     # Removals the store recorded without an audit entry.
     for c in index.data.comments:
         removed = index.removed_at(c)
@@ -374,13 +404,9 @@ def _quality(index: _Index, week: IsoWeek, entries: list[AuditEntry], mask: Mask
     for c, _, entry in settled:
         for cat in set(c.categories):
             decided[cat] += 1
-            dismissed[cat] += entry.action == "dismissed"
-    total_dismissed = sum(1 for _, _, e in settled if e.action == "dismissed")
-    missed_ids = {
-        e.item_id
-        for e in entries
-        if e.role != "system" and e.action in {"deleted", "hidden", "delete_requested", "hide_requested"}
-    }
+            dismissed[cat] += decision_kind(entry) == "dismiss"
+    total_dismissed = sum(1 for _, _, e in settled if decision_kind(e) == "dismiss")
+    missed_ids = {e.item_id for e in entries if is_decision(e) and decision_kind(e) in ("delete", "hide")}
     missed = sorted(
         (
             c
@@ -421,7 +447,7 @@ def token_expired_periods(audit: list[AuditEntry]) -> list[dict[str, Any]]:
         if platform not in PLATFORMS:
             continue
         detail = _detail(e)
-        expired = e.action == "action_failed" and (
+        expired = e.action in _FAILED_ACTIONS and (
             detail.get("outcome") == "token_expired" or detail.get("code") in _TOKEN_CODES
         )
         if expired:
@@ -484,7 +510,7 @@ def _incidents(index: _Index, week: IsoWeek, received: list[Comment], mask: Mask
 def _staff(entries: list[AuditEntry]) -> dict[str, Any]:
     by_role: dict[str, Counter[str]] = {}
     for e in entries:
-        if e.role in ("", "system") or e.action not in DECISION_ACTIONS:
+        if not is_decision(e):
             continue
         by_role.setdefault(e.role, Counter())[e.action] += 1
     order = {role: i for i, role in enumerate(ROLE_JA)}
@@ -527,12 +553,17 @@ def compute(data: ReportData, mask: Masker) -> dict[str, Any]:
     }
 
 
+def _decision_label(e: AuditEntry) -> str:
+    label = KIND_JA.get(decision_kind(e), e.action)
+    return f"{label}（課長承認）" if e.action == "approved" else label
+
+
 def comment_rows(data: ReportData, mask: Masker) -> list[dict[str, Any]]:
     """One row per moderated comment of the week: flagged when received this week, or decided on this week."""
     week = data.week
     index = _Index(data)
     start, end = week.start.timestamp(), week.end.timestamp()
-    decided_ids = {e.item_id for e in index.entries(start, end) if e.item_id and e.action in DECISION_ACTIONS}
+    decided_ids = {e.item_id for e in index.entries(start, end) if e.item_id and is_decision(e)}
     rows = []
     for c in sorted(data.comments, key=lambda c: (c.received_at, c.item_id)):
         if c.is_own or not ((c.flagged and start <= c.received_at < end) or c.item_id in decided_ids):
@@ -553,7 +584,7 @@ def comment_rows(data: ReportData, mask: Masker) -> list[dict[str, Any]]:
                     dict.fromkeys(cl for k in c.categories if k in CATEGORIES for cl in CATEGORIES[k].clauses)
                 ),
                 "severity": Severity.parse(c.severity).ja,
-                "decision": OUTCOME_JA.get(decided.action, decided.action) if decided else "",
+                "decision": _decision_label(decided) if decided else "",
                 "decided_at": iso(decided.at) if decided else "",
                 "decided_by_role": ROLE_JA.get(decided.role, decided.role) if decided else "",
                 "waited_hours": _hours(_wait(data.hours, c.received_at, wait_until)),

@@ -11,36 +11,28 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from classifiers.categories import Severity
 from service.hours import JST
+from service.moderation import STATUS_JA
 from service.reports import charts
 from service.reports.figures import OUTCOME_JA, OUTCOMES, PLATFORM_JA, PLATFORMS, SEVERITIES
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 # Column order of the staff-activity table.
 STAFF_ACTIONS: tuple[str, ...] = (
-    "deleted",
+    "delete_requested",
+    "hide_requested",
     "hidden",
     "dismissed",
     "escalated",
     "approved",
-    "delete_requested",
-    "hide_requested",
-    "unhidden",
+    "unhide_requested",
 )
 ACTION_JA = {
     **OUTCOME_JA,
-    "delete_requested": "削除依頼",
-    "hide_requested": "非表示依頼",
-    "unhidden": "非表示解除",
-}
-STATUS_JA = {
-    "clear": "対象外",
-    "pending": "未処理",
-    "escalated": "課長へ相談中",
-    "deleted": "削除済み",
-    "hidden": "非表示",
-    "dismissed": "問題なし",
-    "removed_on_platform": "投稿者・Metaにより削除",
-    "action_failed": "処理失敗",
+    "delete_requested": "削除",
+    "hide_requested": "非表示",
+    "hidden": "非表示（自動非表示の確定）",
+    "approved": "課長判断",
+    "unhide_requested": "非表示解除",
 }
 
 

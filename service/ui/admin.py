@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+from datetime import date, datetime, time
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -10,8 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from service.accounts import ROLE_LABELS_JA, AccountError
 from service.actions import token_problems
-from service.audit import AuditEntry
-from service.hours import EmergencyModeError
+from service.hours import JST, EmergencyModeError
 from service.incidents import FlareError
 from service.store import QUEUE_STATUSES
 from service.ui.common import admin, chief, csrf, render, staff, ui
@@ -33,32 +34,35 @@ IMPERSONATION_STEPS: tuple[str, ...] = (
 
 @router.get("/audit", response_class=HTMLResponse)
 def audit_page(
-    request: Request, user: Annotated[CurrentUser, Depends(chief)], item: str = "", before: str = ""
+    request: Request, user: Annotated[CurrentUser, Depends(chief)], item: str = "", day: str = ""
 ) -> HTMLResponse:
-    """The audit log, newest first, read-only: there is no route that edits or removes an entry."""
+    """The audit log, newest first, read-only: no route edits or removes an entry."""
     audit = ui(request).moderation.audit
-    entries: list[AuditEntry]
-    if item:
-        entries = list(audit.entries(item_id=item))[::-1]
+    when = _day(day)
+    if item or when:
+        since = datetime.combine(when, time(0), tzinfo=JST).timestamp() if when else None
+        until = since + 86400 if since is not None else None
+        entries = list(audit.entries(since=since, until=until, item_id=item or None))[::-1][:AUDIT_PAGE]
     else:
-        entries = _page(request, before)
-    older = entries[-1].entry_id if len(entries) == AUDIT_PAGE and not item else ""
-    return render(request, "audit.html", user, entries=entries, item=item, older=older)
+        entries = audit.latest(AUDIT_PAGE)
+    return render(request, "audit.html", user, entries=entries, item=item, day=day if when else "")
 
 
-def _page(request: Request, before: str) -> list[AuditEntry]:
-    from service.audit import AUDIT_KEY, _decode
-
-    high = f"({before}" if before else "+"
-    raw = ui(request).r.xrevrange(AUDIT_KEY, max=high, min="-", count=AUDIT_PAGE)
-    return [_decode(i, f) for i, f in raw]
+def _day(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
 
 
 @router.get("/impersonation", response_class=HTMLResponse)
 def impersonation_page(request: Request, user: Annotated[CurrentUser, Depends(staff)]) -> HTMLResponse:
     store = ui(request).moderation.store
     items = [
-        c for status in QUEUE_STATUSES for c in store.list_queue(status, limit=100_000) if "impersonation" in c.categories
+        c
+        for status in QUEUE_STATUSES
+        for c in store.list_queue(status, limit=100_000)
+        if "impersonation" in c.categories
     ]
     items.sort(key=lambda c: -c.received_at)
     return render(request, "impersonation.html", user, items=items, steps=IMPERSONATION_STEPS)
@@ -71,17 +75,18 @@ def acknowledge_flare(
     post: Annotated[str, Form()] = "",
     note: Annotated[str, Form()] = "",
 ) -> Response:
-    try:
+    # Already acknowledged by someone else: the banner is gone either way.
+    with suppress(FlareError):
         ui(request).flares.acknowledge(post, user.username, note=note.strip())
-    except FlareError:
-        pass  # already acknowledged by someone else: the banner is gone either way
     return RedirectResponse("/queue", status_code=303)
 
 
 # -- accounts (管理者) ----------------------------------------------------------------------------------
 
 
-def _users_page(request: Request, user: CurrentUser, *, message: str = "", error: str = "", status_code: int = 200) -> HTMLResponse:
+def _users_page(
+    request: Request, user: CurrentUser, *, message: str = "", error: str = "", status_code: int = 200
+) -> HTMLResponse:
     ctx = ui(request)
     return render(
         request,
@@ -97,7 +102,9 @@ def _users_page(request: Request, user: CurrentUser, *, message: str = "", error
 
 
 @router.get("/admin/users", response_class=HTMLResponse)
-def users_page(request: Request, user: Annotated[CurrentUser, Depends(admin)], message: str = "") -> HTMLResponse:
+def users_page(
+    request: Request, user: Annotated[CurrentUser, Depends(admin)], message: str = ""
+) -> HTMLResponse:
     return _users_page(request, user, message=_USER_MESSAGES.get(message, ""))
 
 
@@ -125,7 +132,9 @@ def users_change(
     accounts, by = ctx.accounts, user.username
     try:
         if op == "create":
-            accounts.create(username, password, role, display_name=display_name, must_change_password=True, by=by)
+            accounts.create(
+                username, password, role, display_name=display_name, must_change_password=True, by=by
+            )
             done = "created"
         elif op == "reset":
             accounts.set_password(username, password, by=by)
@@ -154,7 +163,9 @@ def users_change(
 # -- settings and 緊急モード (管理者) -------------------------------------------------------------------
 
 
-def _settings_page(request: Request, user: CurrentUser, *, error: str = "", status_code: int = 200) -> HTMLResponse:
+def _settings_page(
+    request: Request, user: CurrentUser, *, error: str = "", status_code: int = 200
+) -> HTMLResponse:
     ctx = ui(request)
     s = ctx.settings
     return render(
@@ -165,7 +176,10 @@ def _settings_page(request: Request, user: CurrentUser, *, error: str = "", stat
         hours=ctx.hours,
         settings=s,
         flare_webhook=bool(s.secret("flare_webhook_url")),
-        tokens={"facebook": bool(s.secret("facebook_page_token")), "instagram": bool(s.secret("instagram_token"))},
+        tokens={
+            "facebook": bool(s.secret("facebook_page_token")),
+            "instagram": bool(s.secret("instagram_token")),
+        },
         problems=token_problems(ctx.r),
         error=error,
     )

@@ -8,6 +8,7 @@ are untrusted and are only ever inserted as text.
 from __future__ import annotations
 
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +25,14 @@ from service.accounts import AccountStore, PasswordPolicy, Role
 from service.actions import token_problems
 from service.hours import JST, EmergencyMode, OperatingHours
 from service.incidents import FlareDetector
-from service.moderation import DECISION_JA, STATUS_JA, Moderation
+from service.moderation import (
+    AUDIT_ACTION_JA,
+    DECISION_JA,
+    STATUS_JA,
+    Moderation,
+    flare_detector,
+    operating_hours,
+)
 from service.settings import Settings
 from service.web_security import CSRF_FIELD, CurrentUser, SecuritySettings, WebSecurity, session_secret
 
@@ -46,6 +54,24 @@ class UIContext:
     flares: FlareDetector
     hours: OperatingHours
     templates: Jinja2Templates
+
+
+class LazyUI:
+    """Builds the UIContext on first use, so creating the app never needs Redis (the session secret
+    lives there); `r` is the UI's own client, closed by the app at shutdown."""
+
+    def __init__(self, r: redis.Redis, settings: Settings) -> None:
+        self.r = r
+        self._settings = settings
+        self._ctx: UIContext | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> UIContext:
+        if self._ctx is None:
+            with self._lock:
+                if self._ctx is None:
+                    self._ctx = build_context(self.r, self._settings)
+        return self._ctx
 
 
 def build_context(r: redis.Redis, settings: Settings) -> UIContext:
@@ -79,19 +105,6 @@ def password_policy(settings: Settings) -> PasswordPolicy:
     )
 
 
-def operating_hours(settings: Settings) -> OperatingHours:
-    return OperatingHours(start=settings.hours_start, end=settings.hours_end)
-
-
-def flare_detector(r: redis.Redis, settings: Settings) -> FlareDetector:
-    return FlareDetector(
-        r,
-        settings.flare_threshold,
-        settings.flare_window_minutes * 60,
-        webhook_url=settings.secret("flare_webhook_url"),
-    )
-
-
 def _environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES_DIR)),
@@ -103,6 +116,8 @@ def _environment() -> Environment:
     env.globals.update(
         STATUS_JA=STATUS_JA,
         DECISION_JA=DECISION_JA,
+        AUDIT_ACTION_JA=AUDIT_ACTION_JA,
+        ROLE_JA={**{r.value: r.ja for r in Role}, "system": "自動"},
         CATEGORIES=CATEGORIES,
         PLATFORM_JA=PLATFORM_JA,
         CSRF_FIELD=CSRF_FIELD,
@@ -119,7 +134,7 @@ def jst(epoch: float | datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 def ui(request: Request) -> UIContext:
-    return request.app.state.ui
+    return request.app.state.ui.get()
 
 
 def render(

@@ -45,7 +45,9 @@ def filter_items(
     """
     statuses = [status] if status in QUEUE_STATUSES else list(QUEUE_STATUSES)
     since = datetime.combine(date_from, time(0), tzinfo=JST).timestamp() if date_from else None
-    until = datetime.combine(date_to + timedelta(days=1), time(0), tzinfo=JST).timestamp() if date_to else None
+    until = (
+        datetime.combine(date_to + timedelta(days=1), time(0), tzinfo=JST).timestamp() if date_to else None
+    )
     items: list[Comment] = []
     for s in statuses:
         for c in store.list_queue(s, limit=100_000):
@@ -53,7 +55,9 @@ def filter_items(
                 continue
             if category and category not in c.categories:
                 continue
-            if (since is not None and c.received_at < since) or (until is not None and c.received_at >= until):
+            if (since is not None and c.received_at < since) or (
+                until is not None and c.received_at >= until
+            ):
                 continue
             items.append(c)
     if sort == "oldest":
@@ -152,7 +156,9 @@ def _post_url(comment: Comment) -> str:
     return INSTAGRAM_PROFILE_URL
 
 
-def _item_page(request: Request, user: CurrentUser, item_id: str, *, error: str = "", status_code: int = 200) -> HTMLResponse:
+def _item_page(
+    request: Request, user: CurrentUser, item_id: str, *, error: str = "", status_code: int = 200
+) -> HTMLResponse:
     ctx = ui(request)
     store = ctx.moderation.store
     comment = store.get(item_id)

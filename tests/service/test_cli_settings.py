@@ -49,6 +49,7 @@ def test_missing_and_invalid_settings_are_one_line(clean_env: Path, monkeypatch:
     assert "\n" not in message
 
 
+@pytest.mark.slow
 def test_serve_without_secret_prints_one_line_and_exits_2(cli_env: dict[str, str], tmp_path: Path) -> None:
     result = run_cli(["serve", "--port", "1"], cli_env, cwd=tmp_path)
     assert result.returncode == 2
@@ -65,6 +66,7 @@ def test_serve_without_secret_prints_one_line_and_exits_2(cli_env: dict[str, str
     assert "SHAKYO_LOG_LEVEL" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_classify_json_lines_in_order_with_a_bad_line(cli_env: dict[str, str], tmp_path: Path) -> None:
     stdin = "\n".join(
         [
@@ -83,6 +85,7 @@ def test_classify_json_lines_in_order_with_a_bad_line(cli_env: dict[str, str], t
     assert out[2]["flagged"] is False and set(out[2]) >= {"scores", "clauses", "action", "matches"}
 
 
+@pytest.mark.slow
 def test_queue_list_json_and_table(
     cli_env: dict[str, str], tmp_path: Path, redis_url: str, r: redis.Redis, settings: Settings
 ) -> None:
@@ -101,6 +104,7 @@ def test_queue_list_json_and_table(
     assert "受信日時(JST)" in table.stdout and TOXIC in table.stdout and BENIGN not in table.stdout
 
 
+@pytest.mark.slow
 def test_unreachable_redis_is_one_line(cli_env: dict[str, str], tmp_path: Path) -> None:
     cli_env["SHAKYO_REDIS_URL"] = "redis://127.0.0.1:1/0"
     result = run_cli(["queue", "list"], cli_env, cwd=tmp_path)

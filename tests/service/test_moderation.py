@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 import redis
@@ -12,10 +13,13 @@ import redis
 from classifiers.categories import CATEGORIES, Severity
 from classifiers.verdict import Match, Verdict
 from service import keys
+from service.accounts import AccountStore, Role
 from service.audit import AuditLog
 from service.hours import JST
+from service.incidents import FlareDetector
 from service.moderation import ACTIONS_STREAM, PROCESSING, ActionRequest, Moderation, ModerationError
 from service.store import Store
+from tests.conftest import run_cli
 from webhooks.events import CommentEvent
 from webhooks.graph import ActionResult
 
@@ -253,3 +257,81 @@ def test_author_history_lists_earlier_flagged_comments(r: redis.Redis) -> None:
     for item in (first, second, other):
         m.index_author(m.store.get(item))
     assert [c.item_id for c in m.author_history(m.store.get(second))] == [first]
+
+
+SATURDAY_NOON = datetime(2026, 11, 28, 12, 0, tzinfo=JST)
+HOLIDAY_NOON = datetime(2026, 11, 23, 12, 0, tzinfo=JST)  # 勤労感謝の日 (a Monday)
+
+
+@pytest.mark.parametrize(
+    ("at", "emergency", "hidden"),
+    [
+        (WEEKDAY_NOON, False, False),
+        (datetime(2026, 11, 25, 8, 29, tzinfo=JST), False, True),
+        (datetime(2026, 11, 25, 17, 15, tzinfo=JST), False, True),
+        (SATURDAY_NOON, False, True),
+        (HOLIDAY_NOON, False, True),
+        (WEEKDAY_NOON, True, True),
+    ],
+    ids=["weekday-open", "before-8:30", "at-17:15", "weekend", "public-holiday", "emergency"],
+)
+def test_after_flagged_hides_by_operating_hours(
+    r: redis.Redis, at: datetime, emergency: bool, hidden: bool
+) -> None:
+    m = Moderation(r)
+    item = add_flagged(r, "殺してやる", categories=["threat"], severity=Severity.HIGH, span="殺してやる")
+    m.after_flagged(item, flares=FlareDetector(r, 5, 600), emergency=emergency, at=at)
+    assert bool(m.state(item).inflight == "hide") is hidden
+
+
+def test_after_flagged_counts_a_flare_up_on_one_post(r: redis.Redis) -> None:
+    m = Moderation(r)
+    flares = FlareDetector(r, threshold=3, window_seconds=600)
+    start = time.time()
+    for i in range(3):
+        item = add_flagged(r, f"バカ{i}", post_id="555_900", author_id=f"a{i}", received_at=start + i)
+        m.after_flagged(item, flares=flares, emergency=False, at=WEEKDAY_NOON)
+    other = add_flagged(r, "バカ", post_id="555_901", received_at=start)
+    m.after_flagged(other, flares=flares, emergency=False, at=WEEKDAY_NOON)
+    [flare] = flares.active()
+    assert (flare.post_id, flare.comment_count) == ("555_900", 3)
+
+
+def test_training_decisions_follow_staff_outcomes(r: redis.Redis) -> None:
+    m = Moderation(r)
+    deleted, dismissed, pending = add_flagged(r, "消えろバカ"), add_flagged(r, "バカ正直な人"), add_flagged(r)
+    m.decide(deleted, "delete", actor="tanaka", role="staff")
+    m.complete(pending_request(r, deleted), ok())
+    m.decide(dismissed, "dismiss", actor="tanaka", role="staff")
+    rows = sorted(m.training_decisions(), key=lambda row: str(row["text"]))
+    assert rows == [{"text": "バカ正直な人", "labels": []}, {"text": "消えろバカ", "labels": ["insult"]}]
+    assert m.store.get(pending).status == "pending"
+
+
+def test_cli_adds_a_user_and_acts_on_the_queue(
+    r: redis.Redis, redis_url: str, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**cli_env, "SHAKYO_REDIS_URL": redis_url}
+    added = run_cli(
+        ["user", "add", "kanri", "--role", "管理者", "--password-stdin"],
+        env,
+        cwd=tmp_path,
+        stdin="Aozora*Kumo-Ishi64\n",
+    )
+    assert added.returncode == 0, added.stderr
+    assert AccountStore(r).get("kanri").role is Role.ADMIN
+    weak = run_cli(
+        ["user", "add", "tanaka", "--role", "staff", "--password-stdin"],
+        env,
+        cwd=tmp_path,
+        stdin="password123\n",
+    )
+    assert weak.returncode == 1 and "パスワード" in weak.stderr
+    item = add_flagged(r)
+    acted = run_cli(
+        ["queue", "act", item, "escalate", "--as", "kanri", "--note", "確認を依頼"], env, cwd=tmp_path
+    )
+    assert acted.returncode == 0, acted.stderr
+    assert Store(r).get(item).status == "escalated"
+    again = run_cli(["queue", "act", item, "escalate", "--as", "kanri"], env, cwd=tmp_path)
+    assert again.returncode == 1 and "課長へ相談中" in again.stderr

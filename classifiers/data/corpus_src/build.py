@@ -4,7 +4,8 @@ Each ``*.txt`` file holds comments of one label set: the file name minus ``.txt`
 split on ``+`` (``clean`` means no labels), e.g. ``insult.txt``, ``clean-thanks.txt``,
 ``spam+harmful_link.txt``. A line may carry alternatives ``{a|b|}``; at most ``k`` expansions of a line are
 kept (``# k: N`` near the top of a file, default 1), drawn with a seed fixed per line, so the corpus is the
-same on every run and one template never dominates. Duplicate texts are dropped; a text written under two
+same on every run and one template never dominates. Each row records its ``source`` line (``file:line``) so
+cross-validation keeps all expansions of one template in the same fold. Duplicate texts are dropped; a text written under two
 different label sets is an authoring mistake and stops the build.
 
 Run: ``python -m classifiers.data.corpus_src.build``
@@ -60,7 +61,7 @@ def expand(line: str, k: int, rng: random.Random) -> list[str]:
 
 
 def build() -> list[dict[str, object]]:
-    rows: dict[str, list[str]] = {}
+    rows: dict[str, tuple[list[str], str]] = {}
     for path in sorted(SRC_DIR.glob("*.txt")):
         labels = labels_of(path)
         k = 1
@@ -75,10 +76,10 @@ def build() -> list[dict[str, object]]:
                 continue
             rng = random.Random(f"{path.name}:{lineno}")
             for text in expand(line, k, rng):
-                previous = rows.setdefault(text, labels)
+                previous, _ = rows.setdefault(text, (labels, f"{path.name}:{lineno}"))
                 if previous != labels:
                     raise ValueError(f"{path.name}:{lineno}: {text!r} already written as {previous}")
-    return [{"text": text, "labels": labels} for text, labels in rows.items()]
+    return [{"text": text, "labels": labels, "source": source} for text, (labels, source) in rows.items()]
 
 
 def main() -> None:

@@ -1,0 +1,49 @@
+"""The staff web UI (Japanese, server-rendered, works without JavaScript).
+
+`install(app, r, settings)` mounts the static files, the page routers and the error pages on the app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import redis
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+
+from service.settings import Settings
+from service.ui import admin, auth, queue, reports
+from service.ui.common import STATIC_DIR, LazyUI, render, ui
+from service.web_security import SECURITY_HEADERS
+
+_ERROR_TITLES = {403: "権限がありません", 404: "見つかりません", 405: "この操作はできません"}
+
+
+def install(app: FastAPI, r: redis.Redis, settings: Settings) -> None:
+    app.state.ui = LazyUI(r, settings)
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    for module in (auth, queue, admin, reports):
+        app.include_router(module.router)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        headers = dict(exc.headers or {})
+        if exc.status_code in (301, 302, 303, 307) or request.url.path.startswith(
+            ("/webhooks", "/readyz", "/metrics")
+        ):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+        user = ui(request).security.current_user(request)
+        title = _ERROR_TITLES.get(exc.status_code, "エラー")
+        return render(request, "error.html", user, exc.status_code, title=title, message=str(exc.detail))
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        if response.headers.get("content-type", "").startswith("text/html"):
+            for name, value in SECURITY_HEADERS.items():
+                response.headers.setdefault(name, value)
+        return response

@@ -1,0 +1,114 @@
+"""The estimator, its compiled scorer, skops persistence and the model phase."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skops.io as sio
+from sklearn.preprocessing import FunctionTransformer
+
+from classifiers import moderate
+from classifiers.model import TEXT_CATEGORIES, CommentModel, labels_matrix, load, save
+from classifiers.phases import model as model_phase
+
+CORPUS = Path(__file__).resolve().parents[2] / "classifiers" / "data" / "corpus.jsonl"
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict]:
+    lines = CORPUS.read_text(encoding="utf-8").splitlines()
+    # Every third row keeps all categories present and the fit under a couple of seconds.
+    return [json.loads(line) for line in lines[::3]]
+
+
+@pytest.fixture(scope="module")
+def fitted(rows: list[dict]) -> CommentModel:
+    return CommentModel().fit([r["text"] for r in rows], labels_matrix([r["labels"] for r in rows]))
+
+
+SAMPLE = [
+    "お前マジでバカだろｗ",
+    "ﾀﾋね",
+    "し　ね",
+    "申込方法がわかりにくいです",
+    "",
+    "ｗｗｗ",
+    "Metaサポート: ページが停止されます https://meta-check.xyz",
+    "住所は美祢市大嶺町東分123です",
+    "  大雨  の日の   避難所は？ ",
+]
+
+
+def test_impersonation_is_not_a_text_category() -> None:
+    assert "impersonation" not in TEXT_CATEGORIES
+    assert len(TEXT_CATEGORIES) == 10
+
+
+def test_compiled_scorer_matches_sklearn(fitted: CommentModel, rows: list[dict]) -> None:
+    texts = SAMPLE + [r["text"] for r in rows[::10]]
+    expected = fitted.predict_proba(texts)
+    got = fitted.compile().predict_proba(texts)
+    assert got.shape == expected.shape == (len(texts), len(TEXT_CATEGORIES))
+    assert np.max(np.abs(got - expected)) < 1e-6
+
+
+def test_skops_round_trip_with_trusted_types(fitted: CommentModel, tmp_path: Path) -> None:
+    fitted.thresholds_ = dict.fromkeys(TEXT_CATEGORIES, 0.6)
+    fitted.metadata_ = {"version": "test"}
+    path = tmp_path / "m.skops"
+    save(fitted, path)
+    assert set(sio.get_untrusted_types(file=path)) <= {
+        "classifiers.model.CommentModel",
+        "classifiers.model.TextPreparer",
+    }
+    loaded = load(path)
+    assert loaded.thresholds_ == fitted.thresholds_
+    assert loaded.metadata_ == {"version": "test"}
+    np.testing.assert_array_equal(loaded.predict_proba(SAMPLE), fitted.predict_proba(SAMPLE))
+
+
+def test_load_refuses_unlisted_types(tmp_path: Path) -> None:
+    path = tmp_path / "evil.skops"
+    sio.dump(FunctionTransformer(func=json.loads), path)
+    with pytest.raises(ValueError, match="untrusted"):
+        load(path)
+
+
+def test_phase_reports_scores_thresholds_and_tokens(fitted: CommentModel) -> None:
+    fitted.thresholds_ = dict.fromkeys(TEXT_CATEGORIES, 0.5)
+    with model_phase.use_scorer(fitted.compile()):
+        verdict = moderate("受け子募集 日当5万 テレグラムで連絡ください")
+        clean = moderate("いつもありがとうございます")
+    assert verdict.scores["illegal"] >= 0.5
+    assert "illegal" in verdict.categories
+    assert 1 <= len(verdict.model_tokens) <= 5
+    assert clean.model_tokens == []
+    assert set(clean.scores) >= set(TEXT_CATEGORIES)
+
+
+def test_missing_model_file_is_reported_not_raised(tmp_path: Path) -> None:
+    from classifiers.config import CONFIG
+
+    previous = CONFIG.model_path
+    CONFIG.model_path = tmp_path / "absent.skops"
+    try:
+        info = model_phase.model_info()
+        verdict = moderate("ありがとうございます")
+    finally:
+        CONFIG.model_path = previous
+        model_phase.reset()
+    assert info["loaded"] is False
+    assert "absent.skops" in info["path"]
+    assert verdict.flagged is False
+
+
+def test_model_info_of_shipped_model() -> None:
+    model_phase.reset()
+    info = model_phase.model_info()
+    assert info["loaded"] is True
+    assert info["version"]
+    assert info["trained_at"]
+    assert "lexicon_version" in info
