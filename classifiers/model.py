@@ -35,7 +35,7 @@ from sklearn.pipeline import Pipeline
 from classifiers.categories import CATEGORY_NAMES
 from classifiers.phases.normalise import normalise
 from classifiers.phases.tokenise import tokenise
-from classifiers.scorer import CompiledScorer, scorer_path, word_features
+from classifiers.scorer import CompiledScorer, ScorerParts, scorer_path, word_features
 
 # Every category the text can show; impersonation depends on the author's name only.
 TEXT_CATEGORIES: tuple[str, ...] = tuple(c for c in CATEGORY_NAMES if c != "impersonation")
@@ -118,7 +118,7 @@ class CommentModel(BaseEstimator):
         return (self.predict_proba(texts) >= cut).astype(np.int64)
 
     def compile(self) -> CompiledScorer:
-        return compile_model(self)
+        return scorer_parts(self).build()
 
     # skops writes a dict as one JSON node per entry: the vocabularies would make a ~30 MB schema that
     # takes ~100 MB of memory to read back. They travel as numpy string arrays instead (index order).
@@ -161,8 +161,8 @@ def labels_matrix(rows: Sequence[Sequence[str]]) -> np.ndarray:
     return y
 
 
-def compile_model(model: CommentModel) -> CompiledScorer:
-    """The fitted pipeline as a CompiledScorer (vocabularies, IDF, stacked coefficients)."""
+def scorer_parts(model: CommentModel) -> ScorerParts:
+    """The fitted pipeline's vocabularies, IDF and stacked coefficients, as inference needs them."""
     ovr: OneVsRestClassifier = model.pipeline_.named_steps["clf"]
     coefs = []
     intercepts = []
@@ -172,15 +172,15 @@ def compile_model(model: CommentModel) -> CompiledScorer:
         coefs.append(est.coef_.ravel())
         intercepts.append(float(est.intercept_[0]))
     (_, words), (_, chars) = _vectorizers(model.pipeline_)
-    return CompiledScorer(
-        sorted(words.vocabulary_, key=words.vocabulary_.__getitem__),
-        sorted(chars.vocabulary_, key=chars.vocabulary_.__getitem__),
-        np.concatenate([np.asarray(words.idf_, np.float64), np.asarray(chars.idf_, np.float64)]),
-        np.vstack(coefs).T,
-        intercepts,
-        model.categories_,
-        model.thresholds_,
-        model.metadata_,
+    return ScorerParts(
+        word_terms=sorted(words.vocabulary_, key=words.vocabulary_.__getitem__),
+        char_terms=sorted(chars.vocabulary_, key=chars.vocabulary_.__getitem__),
+        idf=np.concatenate([np.asarray(words.idf_, np.float64), np.asarray(chars.idf_, np.float64)]),
+        coef=np.vstack(coefs).T,
+        intercept=intercepts,
+        categories=list(model.categories_),
+        thresholds=dict(model.thresholds_),
+        metadata=dict(model.metadata_),
     )
 
 
@@ -196,7 +196,7 @@ def export_scorer(model_path: Path, model: CommentModel | None = None) -> Path:
     """Write the compiled scorer of the skops file ``model_path`` beside it (``model`` if already loaded)."""
     fitted = model if model is not None else load(model_path)
     out = scorer_path(model_path)
-    fitted.compile().save(out, source=model_path)
+    scorer_parts(fitted).save(out, source=model_path)
     return out
 
 

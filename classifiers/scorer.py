@@ -23,8 +23,11 @@ import operator
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import chain, pairwise
 from pathlib import Path
 
+import ahocorasick
 import numpy as np
 
 from classifiers.phases.normalise import normalise
@@ -37,8 +40,17 @@ SCORER_SUFFIX = ".scorer.npz"
 _WHITE_SPACES = re.compile(r"\s\s+")  # what sklearn's char analyzer folds before making n-grams
 _SKIP_POS = frozenset({"空白"})
 _KATA_TO_HIRA = {k: k - 0x60 for k in range(ord("ァ"), ord("ヶ") + 1)}
-# Sublinear tf (1 + ln count) for the counts a comment realistically has; larger counts are computed.
-_SUBLINEAR = [0.0] + [1.0 + math.log(c) for c in range(1, 256)]
+_SECOND = operator.itemgetter(1)  # the value of an automaton hit (end, value)
+
+
+class _Sublinear(dict[int, float]):
+    """count -> 1 + ln(count) (sklearn's sublinear tf); the counts comments realistically have are kept."""
+
+    def __missing__(self, count: int) -> float:
+        return 1.0 + math.log(count)
+
+
+_SUBLINEAR = _Sublinear({c: 1.0 + math.log(c) for c in range(1, 256)})
 
 
 def word_features(tokens: Iterable[Token]) -> list[str]:
@@ -60,128 +72,45 @@ def file_sha256(path: Path) -> str:
 
 
 class Scored:
-    """One comment's probabilities (TEXT_CATEGORIES order) and the features behind them."""
+    """One comment's probabilities (TEXT_CATEGORIES order) and what top_features needs to explain them."""
 
-    __slots__ = ("idx", "probabilities", "weights")
-
-    def __init__(self, probabilities: list[float], idx: np.ndarray, weights: np.ndarray) -> None:
-        self.probabilities = probabilities
-        self.idx = idx  # feature rows present in the comment (may include the all-zero unknown row)
-        self.weights = weights  # their l2-normalised (per block) TF-IDF weights
-
-
-class CompiledScorer:
-    """The fitted pipeline as dict lookups and one small matrix product.
-
-    Word and character features share one coefficient matrix (words first, then characters, as the
-    ColumnTransformer stacks them); each block keeps its own l2 norm. Row ``n_features`` is all zeros
-    (IDF and coefficients): every n-gram outside the vocabulary maps there and weighs nothing.
-    """
+    __slots__ = ("idx", "n_words", "probabilities", "rows", "scales", "tf")
 
     def __init__(
         self,
-        word_terms: Sequence[str],
-        char_terms: Sequence[str],
-        idf: np.ndarray,
-        coef: np.ndarray,
-        intercept: Sequence[float],
-        categories: Sequence[str],
-        thresholds: dict[str, float],
-        metadata: dict[str, str],
+        probabilities: list[float],
+        idx: np.ndarray,
+        rows: np.ndarray,
+        tf: np.ndarray,
+        n_words: int,
+        scales: tuple[float, float],
     ) -> None:
-        n_words = len(word_terms)
-        n = n_words + len(char_terms)
-        idf = np.asarray(idf, dtype=np.float64)
-        coef = np.asarray(coef, dtype=np.float64)
-        if idf.shape != (n,) or coef.shape != (n, len(categories)) or len(intercept) != len(categories):
-            raise ValueError("vocabularies, IDF and coefficients do not fit together")
-        self.word_terms = list(word_terms)
-        self.char_terms = list(char_terms)
-        self.word_vocab = dict(zip(self.word_terms, range(n_words), strict=True))
-        self.char_vocab = dict(zip(self.char_terms, range(n_words, n), strict=True))
-        self.n_features = n
-        self.idf = np.append(idf, 0.0)
-        # C-contiguous so a row gather is one memcpy per feature.
-        self.coef = np.ascontiguousarray(np.vstack([coef, np.zeros((1, len(categories)))]))
-        self.intercept = [float(b) for b in intercept]
-        self.categories = tuple(categories)
-        self.thresholds = {c: float(thresholds[c]) for c in self.categories}
-        self.metadata = dict(metadata)
-        self._unknown = itertools.repeat(n)  # dict.get default for map(); repeat() holds no state
+        self.probabilities = probabilities
+        self.idx = idx  # feature rows present in the comment, word rows first (may include the unknown row)
+        self.rows = rows  # their rows of the work table: idf², then idf * coef per category
+        self.tf = tf  # their sublinear term frequencies
+        self.n_words = n_words  # how many of them are word features
+        self.scales = scales  # 1 / l2 norm of the word block and of the character block (0 when empty)
 
-    # ---- scoring
 
-    def score(self, forms: list[str], kana: str) -> Scored:
-        """Probabilities for a comment given its word forms and its kana text."""
-        unknown = self._unknown
-        # Word uni- and bigrams, then kana character 1-3-grams, counted as feature rows.
-        counts = Counter(map(self.word_vocab.get, forms, unknown))
-        if len(forms) > 1:
-            counts.update(map(self.word_vocab.get, map(" ".join, itertools.pairwise(forms)), unknown))
-        split = len(counts)
-        if kana:
-            text = _WHITE_SPACES.sub(" ", kana) if _WHITE_SPACES.search(kana) else kana
-            bigrams = list(map(operator.add, text, text[1:]))
-            get = self.char_vocab.get
-            counts.update(map(get, text, unknown))
-            counts.update(map(get, bigrams, unknown))
-            counts.update(map(get, map(operator.add, bigrams, text[2:]), unknown))
-        n = len(counts)
-        idx = np.fromiter(counts, dtype=np.intp, count=n)
-        tf = counts.values()
-        if max(tf, default=0) < len(_SUBLINEAR):
-            weights = np.fromiter(map(_SUBLINEAR.__getitem__, tf), dtype=np.float64, count=n)
-        else:
-            weights = np.log(np.fromiter(tf, dtype=np.float64, count=n)) + 1.0
-        weights *= self.idf[idx]
-        # The unknown row may sit in the word block; its weight is 0 there and in either norm.
-        for block in (weights[:split], weights[split:]):
-            norm = math.sqrt(block @ block)
-            if norm:
-                block /= norm
-        logits = (weights @ self.coef[idx]).tolist()
-        probabilities = [_sigmoid(b + z) for b, z in zip(self.intercept, logits, strict=True)]
-        return Scored(probabilities, idx, weights)
+@dataclass(frozen=True)
+class ScorerParts:
+    """What a fitted model hands to inference: exactly the arrays the archive holds."""
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Same contract as CommentModel.predict_proba (used to check the compilation)."""
-        out = np.empty((len(texts), len(self.categories)), dtype=np.float64)
-        for i, text in enumerate(texts):
-            norm = normalise(text)
-            out[i] = self.score(word_features(tokenise(norm.text)), norm.kana).probabilities
-        return out
+    word_terms: list[str]  # feature rows 0 .. len-1
+    char_terms: list[str]  # the rows after them
+    idf: np.ndarray  # (n_features,)
+    coef: np.ndarray  # (n_features, n_categories)
+    intercept: list[float]
+    categories: list[str]
+    thresholds: dict[str, float]
+    metadata: dict[str, str]
 
-    def top_features(self, scored: Scored, category: int, limit: int = 5) -> list[str]:
-        """The readable features that pushed ``category`` up most, best first, without overlaps."""
-        share = self.coef[scored.idx, category] * scored.weights
-        order = np.argsort(-share, kind="stable")
-        chosen: list[str] = []
-        folded: list[str] = []  # word features keep katakana, kana grams do not: compare them folded
-        for k in order.tolist():
-            if share[k] <= 0:
-                break
-            text = self.feature_name(int(scored.idx[k]))
-            key = text.translate(_KATA_TO_HIRA)
-            # Single characters explain nothing to staff; a gram inside a chosen one repeats it.
-            if len(text) < 2 or any(key in c or c in key for c in folded):
-                continue
-            chosen.append(text)
-            folded.append(key)
-            if len(chosen) == limit:
-                break
-        return chosen
-
-    def feature_name(self, row: int) -> str:
-        """Feature row -> readable text (a word bigram loses its joining space)."""
-        n_words = len(self.word_terms)
-        term = self.word_terms[row] if row < n_words else self.char_terms[row - n_words]
-        return term.replace(" ", "")
-
-    # ---- the archive
+    def build(self) -> CompiledScorer:
+        return CompiledScorer(self)
 
     def save(self, path: Path, source: Path) -> None:
         """Write the archive for the skops file ``source`` (atomically, no pickled objects)."""
-        k = len(self.categories)
         arrays: dict[str, np.ndarray] = {
             "format": np.array(FORMAT, dtype=np.int64),
             "source_sha256": np.array(file_sha256(source)),
@@ -189,8 +118,8 @@ class CompiledScorer:
             "categories": np.array(self.categories, dtype=str),
             "thresholds": np.array([self.thresholds[c] for c in self.categories], dtype=np.float64),
             "intercept": np.array(self.intercept, dtype=np.float64),
-            "idf": self.idf[:-1],
-            "coef": self.coef[:-1].reshape(-1, k),
+            "idf": np.asarray(self.idf, dtype=np.float64),
+            "coef": np.asarray(self.coef, dtype=np.float64),
         }
         for name, terms in (("word", self.word_terms), ("char", self.char_terms)):
             arrays[f"{name}_text"], arrays[f"{name}_lengths"] = _pack(terms)
@@ -202,30 +131,129 @@ class CompiledScorer:
 
 
 def load_scorer(path: Path, source: Path) -> CompiledScorer:
-    """Read an archive written by ``CompiledScorer.save``; it must match the skops file ``source``."""
+    """Read an archive written by ``ScorerParts.save``; it must match the skops file ``source``."""
     with np.load(path, allow_pickle=False) as z:
         if int(z["format"]) != FORMAT:
             raise ValueError(f"{path}: unknown scorer format {int(z['format'])}")
         if str(z["source_sha256"]) != file_sha256(source):
             raise ValueError(f"{path}: compiled from a different model file than {source.name}")
-        return CompiledScorer(
-            _unpack(z["word_text"], z["word_lengths"]),
-            _unpack(z["char_text"], z["char_lengths"]),
-            z["idf"],
-            z["coef"],
-            z["intercept"].tolist(),
-            z["categories"].tolist(),
-            dict(zip(z["categories"].tolist(), z["thresholds"].tolist(), strict=True)),
-            json.loads(str(z["metadata"])),
+        categories = z["categories"].tolist()
+        parts = ScorerParts(
+            word_terms=_unpack(z["word_text"], z["word_lengths"]),
+            char_terms=_unpack(z["char_text"], z["char_lengths"]),
+            idf=z["idf"],
+            coef=z["coef"],
+            intercept=z["intercept"].tolist(),
+            categories=categories,
+            thresholds=dict(zip(categories, z["thresholds"].tolist(), strict=True)),
+            metadata=json.loads(str(z["metadata"])),
         )
+    return parts.build()
 
 
-def _sigmoid(z: float) -> float:
-    # Split by sign so exp() never overflows, as scipy's expit does.
-    if z >= 0:
-        return 1.0 / (1.0 + math.exp(-z))
-    e = math.exp(z)
-    return e / (1.0 + e)
+class CompiledScorer:
+    """TF-IDF and one logistic regression per category, as a few dict/automaton lookups and one matmul.
+
+    Word and character features share one coefficient matrix (words first, then characters, as the
+    ColumnTransformer stacks them); each block keeps its own l2 norm, like each TfidfVectorizer does.
+    The work table holds, per feature row, ``idf²`` and ``idf * coef``: with the comment's term
+    frequencies in a (4, n) matrix (word tf, char tf, word tf², char tf², each row zero outside its block)
+    one product gives both blocks' dot products and both squared norms. The last table row is all zeros:
+    every word n-gram outside the vocabulary maps there. Character n-grams are found by an Aho-Corasick
+    automaton over the vocabulary, which reports exactly the 1-3-grams the vocabulary has without
+    building a string for each of them.
+    """
+
+    def __init__(self, parts: ScorerParts) -> None:
+        n_words = len(parts.word_terms)
+        n = n_words + len(parts.char_terms)
+        k = len(parts.categories)
+        idf = np.asarray(parts.idf, dtype=np.float64)
+        coef = np.asarray(parts.coef, dtype=np.float64)
+        if idf.shape != (n,) or coef.shape != (n, k) or len(parts.intercept) != k:
+            raise ValueError("vocabularies, IDF and coefficients do not fit together")
+        self.categories = tuple(parts.categories)
+        self.thresholds = {c: float(parts.thresholds[c]) for c in self.categories}
+        self.cutoffs = [self.thresholds[c] for c in self.categories]  # the thresholds in category order
+        self.metadata = dict(parts.metadata)
+        self.intercept = [float(b) for b in parts.intercept]
+        self.word_vocab = dict(zip(parts.word_terms, range(n_words), strict=True))
+        self._chars = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+        for j, term in enumerate(parts.char_terms, n_words):
+            self._chars.add_word(term, j)
+        self._chars.make_automaton()
+        self._has_chars = bool(parts.char_terms)  # iterating an empty automaton raises
+        # Feature row -> readable text for model_tokens (a word bigram loses its joining space).
+        self.names = [t.replace(" ", "") for t in chain(parts.word_terms, parts.char_terms)]
+        self._explains = np.array([len(t) >= 2 for t in self.names] + [False], dtype=bool)
+        table = np.zeros((n + 1, k + 1), dtype=np.float64)
+        table[:n, 0] = idf * idf
+        table[:n, 1:] = idf[:, None] * coef
+        self._table = table
+        self._unknown = itertools.repeat(n)  # dict.get default for map(); repeat() holds no state
+
+    def score(self, forms: list[str], kana: str) -> Scored:
+        """Probabilities for a comment given its word forms and its kana text."""
+        words = Counter(map(self.word_vocab.get, chain(forms, map(" ".join, pairwise(forms))), self._unknown))
+        if kana and self._has_chars:
+            text = _WHITE_SPACES.sub(" ", kana) if _WHITE_SPACES.search(kana) else kana
+            chars = Counter(map(_SECOND, self._chars.iter(text)))
+        else:
+            chars = Counter()
+        n_words = len(words)
+        n = n_words + len(chars)
+        tf = np.fromiter(map(_SUBLINEAR.__getitem__, chain(words.values(), chars.values())), np.float64, n)
+        tf_rows = np.zeros((4, n), dtype=np.float64)
+        tf_rows[0, :n_words] = tf[:n_words]
+        tf_rows[1, n_words:] = tf[n_words:]
+        np.multiply(tf_rows[:2], tf_rows[:2], out=tf_rows[2:])
+        idx = np.fromiter(chain(words, chars), np.intp, n)
+        rows = self._table.take(idx, axis=0)
+        # [word tf · rows, char tf · rows, word tf² · rows, char tf² · rows]: the dot products per block,
+        # and in the first column of the last two the squared norms.
+        word_sums, char_sums, (word_sq, *_), (char_sq, *_) = (tf_rows @ rows).tolist()
+        sw = 1.0 / math.sqrt(word_sq) if word_sq else 0.0
+        sc = 1.0 / math.sqrt(char_sq) if char_sq else 0.0
+        exp = math.exp
+        # exp() of a huge argument raises; below -700 the probability is 0 to double precision anyway.
+        probabilities = [
+            1.0 / (1.0 + exp(-z)) if (z := b + w * sw + c * sc) > -700.0 else 0.0
+            for b, w, c in zip(self.intercept, word_sums[1:], char_sums[1:], strict=True)
+        ]
+        return Scored(probabilities, idx, rows, tf, n_words, (sw, sc))
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Same contract as CommentModel.predict_proba (used to check the compilation)."""
+        out = np.empty((len(texts), len(self.categories)), dtype=np.float64)
+        for i, text in enumerate(texts):
+            norm = normalise(text)
+            out[i] = self.score(word_features(tokenise(norm.text)), norm.kana).probabilities
+        return out
+
+    def top_features(self, scored: Scored, category: int, limit: int = 5) -> list[str]:
+        """The readable features that pushed ``category`` up most, best first, without overlaps."""
+        share = scored.rows[:, category + 1] * scored.tf
+        share[: scored.n_words] *= scored.scales[0]
+        share[scored.n_words :] *= scored.scales[1]
+        # Only features that pushed the category up can explain it, and single characters explain nothing
+        # to staff; ties keep the features' order (stable).
+        candidates = np.flatnonzero((share > 0) & self._explains[scored.idx])
+        order = candidates[np.argsort(-share[candidates], kind="stable")].tolist()
+        rows = scored.idx.tolist()
+        names = self.names
+        chosen: list[str] = []
+        folded: list[str] = []  # word features keep katakana, kana grams do not: compare them folded
+        for k in order:
+            text = names[rows[k]]
+            key = text.translate(_KATA_TO_HIRA)
+            # A gram inside a chosen one (or around it) repeats it.
+            if any(key in c or c in key for c in folded):
+                continue
+            chosen.append(text)
+            folded.append(key)
+            if len(chosen) == limit:
+                break
+        return chosen
 
 
 def _pack(terms: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -11,6 +11,7 @@ so the service's /readyz can say so.
 from __future__ import annotations
 
 import logging
+import operator
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,7 +43,8 @@ def _scorer() -> CompiledScorer | None:
         return _override
     path = model_path()
     state = _state
-    if state is not None and state[0] == path:
+    # Identity first: the configured path is the same object on every call, and Path == is not free.
+    if state is not None and (state[0] is path or state[0] == path):
         return state[1]
     with _lock:
         if _state is None or _state[0] != path:
@@ -102,17 +104,11 @@ def phase(ctx: Context) -> Evidence | None:
         return None
     scored = scorer.score(word_features(ctx.tokens), ctx.normalised.kana)
     probs = scored.probabilities
-    categories = scorer.categories
-    thresholds = scorer.thresholds
-    # Explain the category the model is surest of, among those it flags on its own; a comment the model
-    # does not flag (most of them) needs no explanation at all.
-    best = -1
-    best_margin = 0.0
-    for i, cat in enumerate(categories):
-        margin = probs[i] - thresholds[cat]
-        if margin >= 0 and (best < 0 or margin > best_margin):
-            best, best_margin = i, margin
-    tokens = scorer.top_features(scored, best, MODEL_TOKENS) if best >= 0 else []
+    # Explain the category the model is surest of (the first of equals), among those it flags on its own;
+    # a comment the model does not flag (most of them) needs no explanation at all.
+    margins = list(map(operator.sub, probs, scorer.cutoffs))
+    best_margin = max(margins)
+    tokens = scorer.top_features(scored, margins.index(best_margin), MODEL_TOKENS) if best_margin >= 0 else []
     # compose() only reads the thresholds, so the scorer's own dict is handed over without a copy.
-    scores = dict(zip(categories, probs, strict=True))
-    return Evidence(scores=scores, thresholds=thresholds, model_tokens=tokens)
+    scores = dict(zip(scorer.categories, probs, strict=True))
+    return Evidence(scores=scores, thresholds=scorer.thresholds, model_tokens=tokens)

@@ -45,7 +45,8 @@ _SUBSTITUTIONS_RE = re.compile(
     r"|(?P<tahi>(?:タヒ|たひ)(?=ね|ぬ|ん[でだじ]|ねよ))"
     r"|(?P<four>(?<![0-9])4(?=ね|ぬ|ん[でだ]))"
 )
-_SUBSTITUTION_HINT_RE = re.compile("[氏市師詩タた4]")
+# A cheap necessary condition for _SUBSTITUTIONS_RE (た alone is in most comments).
+_SUBSTITUTION_HINT_RE = re.compile("[氏市師詩4][ねぬん]|タヒ|たひ")
 
 # Characters the fast path cannot pass through 1:1: invisibles, format controls, combining marks,
 # variation selectors, voiced marks, surrogates and private use. Text without them that is already NFKC
@@ -61,6 +62,7 @@ _SPECIAL_RE = re.compile(
 _KATA_TO_HIRA: dict[int, int] = {k: k - 0x60 for k in range(ord("ァ"), ord("ヶ") + 1)}
 _KATA_TO_HIRA[ord("ヽ")] = ord("ゝ")
 _KATA_TO_HIRA[ord("ヾ")] = ord("ゞ")
+_KATAKANA_RE = re.compile("[ァ-ヶヽヾ]")  # translate() costs a dict lookup per character: skip it when idle
 
 # Voiced/semi-voiced marks in their spacing and half-width forms all act as the combining mark.
 _VOICE_MARKS = {"\u309b": "\u3099", "\uff9e": "\u3099", "\u309c": "\u309a", "\uff9f": "\u309a"}
@@ -245,7 +247,8 @@ def normalise(original: str) -> Normalised:
                 starts = list(range(len(text)))
                 ends = list(range(1, len(text) + 1))
             text, starts, ends = _apply(text, starts, ends, edits)
-    return Normalised(original, text, text.translate(_KATA_TO_HIRA), starts, ends)
+    kana = text.translate(_KATA_TO_HIRA) if _KATAKANA_RE.search(text) else text
+    return Normalised(original, text, kana, starts, ends)
 
 
 def phase(ctx: Context) -> Evidence | None:

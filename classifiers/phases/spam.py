@@ -29,6 +29,7 @@ _AMOUNT_RE = re.compile(
     r"(?:月収|月給|日給|日収|年収|月に|月で|1日で|1日に)\d+(?:\.\d+)?(?:万|億)"
     r"|(?<![0-9.])\d+(?:万|億)円?(?:以上)?(?:稼|の副収入|の不労所得|の利益)"
 )
+_DIGIT_RE = re.compile(r"\d")  # every amount has a digit; most comments have none
 _AMOUNT_WEIGHT = 0.3
 _LINK_BONUS = 0.1
 _WARNING_FACTOR = 0.5
@@ -40,7 +41,7 @@ def detect(ctx: Context) -> list[Match]:
     if norm is None:
         return []
     hits = _INDEX.find(norm.kana)
-    amounts = list(_AMOUNT_RE.finditer(norm.text)) if any(c.isdigit() for c in norm.text) else []
+    amounts = list(_AMOUNT_RE.finditer(norm.text)) if _DIGIT_RE.search(norm.text) else []
     if not hits and not amounts:
         return []
     # An amount of money alone is ordinary (月収10万で生活が苦しい); it only adds to other cues.

@@ -1,8 +1,10 @@
-"""The estimator, its compiled scorer, skops persistence and the model phase."""
+"""The estimator, its compiled scorer (and its numpy archive), skops persistence and the model phase."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +13,12 @@ import skops.io as sio
 from sklearn.preprocessing import FunctionTransformer
 
 from classifiers import moderate
-from classifiers.model import TEXT_CATEGORIES, CommentModel, labels_matrix, load, save
+from classifiers.model import TEXT_CATEGORIES, CommentModel, export_scorer, labels_matrix, load, save
 from classifiers.phases import model as model_phase
+from classifiers.scorer import load_scorer, scorer_path
 
-CORPUS = Path(__file__).resolve().parents[2] / "classifiers" / "data" / "corpus.jsonl"
+REPO = Path(__file__).resolve().parents[2]
+CORPUS = REPO / "classifiers" / "data" / "corpus.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +57,59 @@ def test_compiled_scorer_matches_sklearn(fitted: CommentModel, rows: list[dict])
     got = fitted.compile().predict_proba(texts)
     assert got.shape == expected.shape == (len(texts), len(TEXT_CATEGORIES))
     assert np.max(np.abs(got - expected)) < 1e-6
+
+
+def test_npz_scorer_matches_sklearn(fitted: CommentModel, rows: list[dict], tmp_path: Path) -> None:
+    fitted.thresholds_ = dict.fromkeys(TEXT_CATEGORIES, 0.55)
+    fitted.metadata_ = {"version": "2025.11.24-npz"}
+    path = tmp_path / "m.skops"
+    save(fitted, path)
+    archive = export_scorer(path, fitted)
+    assert archive == scorer_path(path) and archive.suffixes == [".scorer", ".npz"]
+    # Plain arrays only: every member reads back without pickle.
+    with np.load(archive, allow_pickle=False) as z:
+        assert all(z[name].dtype != object for name in z.files)
+    scorer = load_scorer(archive, path)
+    assert scorer.metadata == {"version": "2025.11.24-npz"}
+    assert scorer.thresholds == fitted.thresholds_
+    texts = SAMPLE + [r["text"] for r in rows[::7]] + ["ｗ" * 400, "あ\n\n\u3000い"]
+    assert np.max(np.abs(scorer.predict_proba(texts) - fitted.predict_proba(texts))) < 1e-6
+
+
+def test_archive_of_another_model_file_is_refused(fitted: CommentModel, tmp_path: Path) -> None:
+    path = tmp_path / "m.skops"
+    fitted.metadata_ = {"version": "old"}
+    save(fitted, path)
+    export_scorer(path, fitted)
+    fitted.metadata_ = {"version": "new"}
+    save(fitted, path)  # retrained (here: relabelled) without exporting its scorer
+    with pytest.raises(ValueError, match="different model file"):
+        load_scorer(scorer_path(path), path)
+    from classifiers.config import CONFIG
+
+    previous = CONFIG.model_path
+    CONFIG.model_path = path
+    try:
+        model_phase.reset()
+        info = model_phase.model_info()
+    finally:
+        CONFIG.model_path = previous
+        model_phase.reset()
+    assert info["loaded"] is False
+    assert "different model file" in info["error"]
+
+
+def test_moderation_never_imports_sklearn() -> None:
+    code = (
+        "import sys\n"
+        "from classifiers import moderate\n"
+        "from classifiers.phases import model\n"
+        "assert moderate('受け子募集 日当5万 テレグラムで連絡ください').flagged\n"
+        "assert model.model_info()['loaded']\n"
+        "print(sorted(m for m in ('sklearn', 'scipy', 'skops') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_skops_round_trip_with_trusted_types(fitted: CommentModel, tmp_path: Path) -> None:
@@ -112,3 +169,8 @@ def test_model_info_of_shipped_model() -> None:
     assert info["version"]
     assert info["trained_at"]
     assert "lexicon_version" in info
+    # The archive moderation loads is the one of the shipped skops model its card describes.
+    assert f"Version: `{info['version']}`" in (REPO / "models" / "MODEL_CARD.md").read_text(encoding="utf-8")
+    shipped = load(REPO / "models" / "comment_model.skops")
+    texts = SAMPLE[:4]
+    assert np.max(np.abs(model_phase._scorer().predict_proba(texts) - shipped.predict_proba(texts))) < 1e-6

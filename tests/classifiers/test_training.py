@@ -11,6 +11,7 @@ import pytest
 
 from classifiers.categories import CATEGORY_NAMES
 from classifiers.model import TEXT_CATEGORIES, load
+from classifiers.scorer import load_scorer, scorer_path
 from classifiers.training import (
     CORPUS_PATH,
     PRECISION_FLOOR,
@@ -83,6 +84,12 @@ def test_training_is_reproducible(
     ma, mb = load(tmp_path / "a" / "comment_model.skops"), load(tmp_path / "b" / "comment_model.skops")
     np.testing.assert_array_equal(ma.predict_proba(probe), mb.predict_proba(probe))
     assert ma.thresholds_ == a["thresholds"]
+    # Training also writes the scorer moderation loads, compiled from that very skops file.
+    model_file = tmp_path / "a" / "comment_model.skops"
+    scorer = load_scorer(scorer_path(model_file), model_file)
+    assert a["scorer_path"] == str(scorer_path(model_file))
+    assert scorer.metadata["version"] == a["version"]
+    assert np.max(np.abs(scorer.predict_proba(probe) - ma.predict_proba(probe))) < 1e-6
     card = (tmp_path / "a" / "MODEL_CARD.md").read_text()
     assert "out-of-fold" in card and "impersonation" in card
 
