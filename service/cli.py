@@ -23,7 +23,7 @@ from types import FrameType
 from typing import TextIO
 
 from classifiers.categories import CATEGORIES
-from classifiers.config import configure
+from classifiers.config import DEFAULT_COUNCIL_NAMES, configure
 from service.redis_conn import RedisUnavailable, open_redis
 from service.settings import SERVE_REQUIRES, Settings, SettingsError, load_settings
 from service.store import JST, PENDING, QUEUE_STATUSES, Comment, Store
@@ -31,7 +31,12 @@ from service.store import JST, PENDING, QUEUE_STATUSES, Comment, Store
 Handler = Callable[[argparse.Namespace], int]
 
 # Modules whose register(commands) adds commands; one line per module.
-COMMAND_MODULES: tuple[str, ...] = ("service.cli",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "service.cli",
+    "service.commands_users",  # user add / passwd
+    "service.commands_queue",  # queue act
+    "service.commands_report",  # report
+)
 
 
 class Commands:
@@ -112,7 +117,11 @@ def register(commands: Commands) -> None:
 
 
 def configure_classifier(settings: Settings) -> None:
-    configure(site_lexicon_path=settings.site_lexicon_path, model_path=settings.model_path)
+    configure(
+        site_lexicon_path=settings.site_lexicon_path,
+        model_path=settings.model_path,
+        council_names=[*DEFAULT_COUNCIL_NAMES, *settings.council_names] if settings.council_names else None,
+    )
 
 
 class _StopSignals:

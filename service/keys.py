@@ -15,6 +15,7 @@ slot and multi-key scripts and transactions stay legal. `<item>` is the staff it
 | `{shakyo}:comments:received` | zset | every item, score = received_at |
 | `{shakyo}:comments:flagged` | zset | every item ever flagged, score = received_at (first flagged) |
 | `{shakyo}:queue:<status>` | zset | items by staff status; score = severity (worst first) then age (oldest first) |
+| `{shakyo}:metrics:worker` | hash | worker counters summed over all workers (processed by outcome, classification time) |
 
 Owned by other modules: `{shakyo}:audit` (service.audit), `{shakyo}:users`, `{shakyo}:user:<name>`
 (service.accounts), `{shakyo}:emergency*` (service.hours).
@@ -30,6 +31,7 @@ DEAD_LETTER = TAG + "events:dead"
 FAILURES = TAG + "events:failures"
 COMMENTS_BY_RECEIVED = TAG + "comments:received"
 COMMENTS_FLAGGED = TAG + "comments:flagged"
+WORKER_METRICS = TAG + "metrics:worker"
 
 
 def item_id(platform: str, comment_id: str) -> str:

@@ -1,11 +1,20 @@
-"""Prometheus metrics (GET /metrics). Queue depth and worker lag are read from Redis at scrape time."""
+"""Prometheus metrics (GET /metrics).
+
+Web-side counters live in the web process. Worker figures (entries processed, classification time)
+are counted in Redis (`{shakyo}:metrics:worker`), because workers are other processes, possibly on
+other machines: any web process then reports the sum over all workers. Queue depth and worker lag
+are read from Redis at scrape time too.
+"""
 
 from __future__ import annotations
 
 import time
 
+import redis
 import redis.asyncio
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from service import keys
 from service.store import QUEUE_STATUSES
@@ -24,18 +33,8 @@ EVENTS_INGESTED = Counter(
 REDELIVERIES = Counter(
     "shakyo_redeliveries_total", "Events Meta delivered again within the dedup window.", registry=REGISTRY
 )
-EVENTS_PROCESSED = Counter(
-    "shakyo_events_processed_total",
-    "Stream entries processed by workers in this process, by outcome.",
-    ["outcome"],
-    registry=REGISTRY,
-)
-CLASSIFICATION_SECONDS = Histogram(
-    "shakyo_classification_seconds",
-    "Time of classifiers.moderate per comment.",
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
-    registry=REGISTRY,
-)
+CLASSIFICATION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+PROCESSED_OUTCOMES = ("applied", "duplicate", "failed", "empty")
 QUEUE_DEPTH = Gauge("shakyo_queue_depth", "Items per staff status.", ["status"], registry=REGISTRY)
 STREAM_PENDING = Gauge(
     "shakyo_stream_pending", "Entries delivered to a worker and not yet acknowledged.", registry=REGISTRY
@@ -52,12 +51,58 @@ OLDEST_WAITING_AGE = Gauge(
 )
 
 
+def record_processed(r: redis.Redis, outcome: str, classify_seconds: float | None) -> None:
+    """Count one processed stream entry (and its classification time) for every web process to report."""
+    pipe = r.pipeline(transaction=False)
+    pipe.hincrby(keys.WORKER_METRICS, f"processed:{outcome}", 1)
+    if classify_seconds is not None:
+        pipe.hincrby(keys.WORKER_METRICS, "classify:count", 1)
+        pipe.hincrbyfloat(keys.WORKER_METRICS, "classify:sum", classify_seconds)
+        bucket = next((b for b in CLASSIFICATION_BUCKETS if classify_seconds <= b), "+Inf")
+        pipe.hincrby(keys.WORKER_METRICS, f"classify:le:{bucket}", 1)
+    pipe.execute()
+
+
+class _WorkerFigures(Collector):
+    """Exposes the last snapshot of `{shakyo}:metrics:worker` taken by render()."""
+
+    def __init__(self) -> None:
+        self.snapshot: dict[str, str] = {}
+
+    def collect(self) -> list[Metric]:
+        data = self.snapshot
+        processed = CounterMetricFamily(
+            "shakyo_events_processed",
+            "Stream entries processed by all workers, by outcome.",
+            labels=["outcome"],
+        )
+        for outcome in PROCESSED_OUTCOMES:
+            processed.add_metric([outcome], float(data.get(f"processed:{outcome}", 0)))
+        cumulative, buckets = 0.0, []
+        for bound in (*CLASSIFICATION_BUCKETS, "+Inf"):
+            cumulative += float(data.get(f"classify:le:{bound}", 0))
+            buckets.append((str(bound), cumulative))
+        histogram = HistogramMetricFamily(
+            "shakyo_classification_seconds",
+            "Time of classifiers.moderate per comment, all workers.",
+            buckets=buckets,
+            sum_value=float(data.get("classify:sum", 0)),
+        )
+        return [processed, histogram]
+
+
+_WORKER_FIGURES = _WorkerFigures()
+REGISTRY.register(_WORKER_FIGURES)
+
+
 async def render(r: redis.asyncio.Redis) -> bytes:
-    """Refresh the Redis-derived gauges, then render every metric in the text format."""
+    """Refresh the Redis-derived figures, then render every metric in the text format."""
     pipe = r.pipeline(transaction=False)
     for status in QUEUE_STATUSES:
         pipe.zcard(keys.queue(status))
-    depths = await pipe.execute()
+    pipe.hgetall(keys.WORKER_METRICS)
+    *depths, worker_figures = await pipe.execute()
+    _WORKER_FIGURES.snapshot = worker_figures
     for status, depth in zip(QUEUE_STATUSES, depths, strict=True):
         QUEUE_DEPTH.labels(status).set(depth)
     pending, lag, oldest_ms = 0, 0, None

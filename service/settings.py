@@ -7,11 +7,12 @@ setting and says how to fix it (`SettingsError`); the CLI prints it and exits wi
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import time
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "SHAKYO_"
 # Meta's newest Graph API version at the time of writing (v26.0, released 2026-07-29).
@@ -55,6 +56,30 @@ class Settings(BaseSettings):
     worker_block_ms: int = Field(default=1000, ge=10)
     max_deliveries: int = Field(default=5, ge=1)  # then the entry goes to the dead-letter stream
     stream_retention_days: float = Field(default=14.0, gt=0)
+    # Extra spellings of the council's name for impersonation checks, comma-separated (added to the defaults).
+    council_names: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    # Staff UI (service.ui, service.web_security, service.accounts).
+    session_secret: SecretStr | None = Field(default=None, min_length=32)  # unset: generated, kept in Redis
+    secure_cookies: bool = False  # True when served over HTTPS (behind a TLS proxy)
+    session_idle_minutes: int = Field(default=30, ge=1)
+    password_min_length: int = Field(default=12, ge=8)
+    password_max_age_days: int = Field(default=180, ge=0)  # 0: passwords never expire
+    # Operating hours (policy 3(1)ウ), JST; outside them flagged comments are handled by the rules of hours.py.
+    hours_start: time = time(8, 30)
+    hours_end: time = time(17, 15)
+    # 炎上 warning: this many flagged comments on one post within the window.
+    flare_threshold: int = Field(default=5, ge=1)
+    flare_window_minutes: int = Field(default=30, ge=1)
+    flare_webhook_url: SecretStr | None = None  # optional chat webhook to notify; holds a token
+    report_schedule: bool = True  # false: no built-in weekly report loop (run `shakyo-mod report` from cron)
+
+    @field_validator("council_names", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -69,7 +94,13 @@ class Settings(BaseSettings):
         return value.rstrip("/")
 
     @field_validator(
-        "facebook_page_id", "instagram_account_id", "meta_app_secret", "meta_verify_token", mode="before"
+        "facebook_page_id",
+        "instagram_account_id",
+        "meta_app_secret",
+        "meta_verify_token",
+        "session_secret",
+        "flare_webhook_url",
+        mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
@@ -111,6 +142,16 @@ _HINTS: dict[str, tuple[str, str]] = {
     "max_body_bytes": ("1024以上のバイト数を", "a byte count of at least 1024"),
     "dedup_ttl_hours": (f"{MIN_DEDUP_TTL_HOURS}以上の時間数を", f"a number of hours ≥ {MIN_DEDUP_TTL_HOURS}"),
     "claim_idle_seconds": ("0より大きい秒数を", "a number of seconds > 0"),
+    "session_secret": ("32文字以上のランダムな文字列を", "a random string of at least 32 characters"),
+    "hours_start": ("開始時刻(例: 08:30)を", "a start time such as 08:30"),
+    "hours_end": ("終了時刻(例: 17:15)を", "an end time such as 17:15"),
+    "password_min_length": ("8以上の文字数を", "a length of at least 8"),
+    "password_max_age_days": ("0以上の日数を", "a number of days ≥ 0"),
+    "flare_threshold": ("1以上の件数を", "a count of at least 1"),
+    "flare_window_minutes": ("1以上の分数を", "a number of minutes ≥ 1"),
+    "session_idle_minutes": ("1以上の分数を", "a number of minutes ≥ 1"),
+    "secure_cookies": ("true か false を", "true or false"),
+    "report_schedule": ("true か false を", "true or false"),
 }
 _DEFAULT_HINT = ("正しい値を", "a valid value")
 

@@ -33,6 +33,7 @@ REMOVED_ON_PLATFORM = "removed_on_platform"
 QUEUE_STATUSES: tuple[str, ...] = (
     PENDING,
     "escalated",
+    "processing",  # a staff decision waiting for Meta (service.moderation)
     "deleted",
     "hidden",
     "dismissed",

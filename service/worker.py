@@ -110,12 +110,13 @@ class Worker:
                 log.info("claimed stale entry", extra={"consumer": self.name, "stream_id": entry_id})
                 self.handle(entry_id, fields)
                 done += 1
-            if next_start in ("0-0", start) or not entries:
+            # An empty page does not mean the end: the cursor walks past entries not idle long enough.
+            if next_start in ("0-0", start):
                 return done
             start = next_start
 
     def drain(self, *, idle_rounds: int = 1) -> int:
-        """Process until no new entry arrives for `idle_rounds` short reads (tests, CLI one-offs)."""
+        """Process until no new entry arrives for `idle_rounds` short reads (tests and one-off scripts)."""
         ensure_group(self._r)
         total, idle = 0, 0
         while idle < idle_rounds:
@@ -130,23 +131,23 @@ class Worker:
         if not fields or "event" not in fields:
             # Nothing to apply (an entry trimmed away or written by something else): just acknowledge.
             self._r.xack(keys.EVENTS, keys.EVENTS_GROUP, entry_id)
-            metrics.EVENTS_PROCESSED.labels("empty").inc()
+            metrics.record_processed(self._r, "empty", None)
             return
         try:
             event = CommentEvent.from_json(fields["event"])
             received_at = float(fields.get("received_at") or int(entry_id.split("-")[0]) / 1000)
-            verdict = None
+            verdict, classify_seconds = None, None
             if event.verb in ("add", "edited") and not event.is_own:
                 started = time.perf_counter()
                 verdict = classifiers.moderate(event.text, author=event.author_name)
-                metrics.CLASSIFICATION_SECONDS.observe(time.perf_counter() - started)
+                classify_seconds = time.perf_counter() - started
             outcome = self._store.apply_event(entry_id, event, received_at=received_at, verdict=verdict)
         except redis.ConnectionError:
             raise
         except Exception as exc:
             self._failed(entry_id, fields, exc)
             return
-        metrics.EVENTS_PROCESSED.labels("duplicate" if outcome.duplicate else "applied").inc()
+        metrics.record_processed(self._r, "duplicate" if outcome.duplicate else "applied", classify_seconds)
         log.info(
             "comment event applied",
             extra={
@@ -170,7 +171,7 @@ class Worker:
             "event processing failed",
             extra={"stream_id": entry_id, "attempts": attempts, "error": f"{type(exc).__name__}: {exc}"},
         )
-        metrics.EVENTS_PROCESSED.labels("failed").inc()
+        metrics.record_processed(self._r, "failed", None)
         if attempts < self._settings.max_deliveries:
             return
         with self._r.pipeline(transaction=True) as pipe:

@@ -110,3 +110,17 @@ def test_unreachable_redis_is_one_line(cli_env: dict[str, str], tmp_path: Path) 
     result = run_cli(["queue", "list"], cli_env, cwd=tmp_path)
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1 and "Redis" in result.stderr
+
+
+def test_list_and_time_settings_and_no_secret_in_errors(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHAKYO_COUNCIL_NAMES", "みね社協, 美祢ふくし ,")
+    monkeypatch.setenv("SHAKYO_HOURS_START", "09:00")
+    settings = load_settings()
+    assert settings.council_names == ["みね社協", "美祢ふくし"]
+    assert settings.hours_start.hour == 9 and settings.hours_end.minute == 15
+    monkeypatch.setenv("SHAKYO_SESSION_SECRET", "too-short-secret")
+    with pytest.raises(SettingsError) as invalid:
+        load_settings()
+    assert "SHAKYO_SESSION_SECRET" in str(invalid.value) and "too-short-secret" not in str(invalid.value)

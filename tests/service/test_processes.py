@@ -91,10 +91,14 @@ def serve_factory(serve_env: dict[str, str], tmp_path: Path) -> Iterator[Callabl
         return serve
 
     yield start
-    for serve in started:
+    for serve in started:  # after a failed assertion: stop it gently so its embedded Redis stops too
         if serve.proc.poll() is None:
-            serve.proc.kill()
-            serve.proc.wait(10)
+            serve.proc.terminate()
+            try:
+                serve.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                serve.proc.kill()
+                serve.proc.wait(10)
 
 
 def queue_ids(env: dict[str, str], cwd: Path) -> list[str]:

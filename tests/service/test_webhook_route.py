@@ -237,6 +237,9 @@ def test_metrics_report_queue_depth_and_worker_lag(app_url: str, r: redis.Redis,
     assert _gauge(text, "shakyo_stream_oldest_waiting_seconds") == 0
     assert _gauge(text, 'shakyo_queue_depth{status="pending"}') == 1
     assert _gauge(text, "shakyo_stream_pending") == 0
+    # Worker figures come from Redis, so a web process reports work done by worker processes.
+    assert _gauge(text, 'shakyo_events_processed_total{outcome="applied"}') == 1
+    assert _gauge(text, "shakyo_classification_seconds_count") == 1
 
 
 def _gauge(text: str, name: str) -> float:
