@@ -22,9 +22,11 @@ from starlette.requests import ClientDisconnect
 
 from classifiers.phases.model import model_info
 from service import metrics
+from service.actions import TOKEN_PROBLEM_KEY
 from service.ingest import Ingestor
 from service.redis_conn import RedisTarget
 from service.settings import Settings
+from service.ui import install as install_ui
 from webhooks.parse import parse_payload
 from webhooks.signature import verify_signature
 from webhooks.subscription import verify_subscription
@@ -59,8 +61,10 @@ def create_app(settings: Settings, target: RedisTarget) -> FastAPI:
             yield
         finally:
             await client.aclose()
+            app.state.ui.r.close()  # the staff UI's (sync) client, so an embedded server can stop
 
     app = FastAPI(title="shakyo-moderation", lifespan=lifespan, docs_url=None, redoc_url=None)
+    install_ui(app, target.client(), settings)
 
     @app.get(WEBHOOK_PATH)
     async def subscribe(request: Request) -> Response:
@@ -145,6 +149,12 @@ def create_app(settings: Settings, target: RedisTarget) -> FastAPI:
             reasons["model"] = model
         if reasons:
             return JSONResponse({"status": "not_ready", "reasons": reasons}, status_code=503)
+        # Still serving, but delete/hide cannot reach Meta until an administrator renews the token.
+        problems = await request.app.state.redis.hgetall(TOKEN_PROBLEM_KEY)
+        if problems:
+            return JSONResponse(
+                {"status": "degraded", "degraded": {f"graph_token_{p}": m for p, m in problems.items()}}
+            )
         return JSONResponse({"status": "ready"})
 
     @app.get("/metrics")

@@ -11,7 +11,7 @@ from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "SHAKYO_"
@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     # Operating hours (policy 3(1)ウ), JST; outside them flagged comments are handled by the rules of hours.py.
     hours_start: time = time(8, 30)
     hours_end: time = time(17, 15)
+    # Outside operating hours (or in 緊急モード) flagged comments at or above this severity are hidden.
+    auto_hide_min_severity: Literal["low", "medium", "high"] = "high"
     # 炎上 warning: this many flagged comments on one post within the window.
     flare_threshold: int = Field(default=5, ge=1)
     flare_window_minutes: int = Field(default=30, ge=1)
@@ -105,6 +107,14 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("hours_end")
+    @classmethod
+    def _end_after_start(cls, value: time, info: ValidationInfo) -> time:
+        start = info.data.get("hours_start")
+        if start is not None and value <= start:
+            raise ValueError("must be later than SHAKYO_HOURS_START")
+        return value
 
     @property
     def site_lexicon_path(self) -> Path:
@@ -144,7 +154,8 @@ _HINTS: dict[str, tuple[str, str]] = {
     "claim_idle_seconds": ("0より大きい秒数を", "a number of seconds > 0"),
     "session_secret": ("32文字以上のランダムな文字列を", "a random string of at least 32 characters"),
     "hours_start": ("開始時刻(例: 08:30)を", "a start time such as 08:30"),
-    "hours_end": ("終了時刻(例: 17:15)を", "an end time such as 17:15"),
+    "hours_end": ("開始より後の終了時刻(例: 17:15)を", "an end time after the start, such as 17:15"),
+    "auto_hide_min_severity": ("low・medium・highのいずれかを", "one of low, medium, high"),
     "password_min_length": ("8以上の文字数を", "a length of at least 8"),
     "password_max_age_days": ("0以上の日数を", "a number of days ≥ 0"),
     "flare_threshold": ("1以上の件数を", "a count of at least 1"),

@@ -18,7 +18,10 @@ from typing import Any
 import redis
 
 import classifiers
+from classifiers.categories import Severity
 from service import keys, metrics
+from service.hours import EmergencyMode
+from service.moderation import Moderation, flare_detector, operating_hours
 from service.settings import Settings
 from service.store import Store
 from webhooks.events import CommentEvent
@@ -48,6 +51,11 @@ class Worker:
         self._settings = settings
         self.name = name or f"worker-{uuid.uuid4().hex[:12]}"
         self._claim_idle_ms = int(settings.claim_idle_seconds * 1000)
+        self._moderation = Moderation(r)
+        self._emergency = EmergencyMode(r)
+        self._flares = flare_detector(r, settings)
+        self._hours = operating_hours(settings)
+        self._auto_hide_from = Severity.parse(settings.auto_hide_min_severity)
 
     def run(self, stop: threading.Event) -> None:
         ensure_group(self._r)
@@ -148,6 +156,8 @@ class Worker:
             self._failed(entry_id, fields, exc)
             return
         metrics.record_processed(self._r, "duplicate" if outcome.duplicate else "applied", classify_seconds)
+        if outcome.flagged and not outcome.duplicate:
+            self._after_flagged(outcome.item_id)
         log.info(
             "comment event applied",
             extra={
@@ -164,6 +174,21 @@ class Worker:
                 "text": event.text,  # dropped by the formatter above DEBUG
             },
         )
+
+    def _after_flagged(self, item_id: str) -> None:
+        """Author index, flare-up count and automatic hiding; the comment is stored whatever happens here."""
+        try:
+            self._moderation.after_flagged(
+                item_id,
+                flares=self._flares,
+                emergency=self._emergency.is_on(),
+                hours=self._hours,
+                min_severity=self._auto_hide_from,
+            )
+        except redis.ConnectionError:
+            raise
+        except redis.RedisError as exc:
+            log.error("after-flagged steps failed", extra={"item_id": item_id, "error": type(exc).__name__})
 
     def _failed(self, entry_id: str, fields: dict[str, Any], exc: Exception) -> None:
         attempts = int(self._r.hincrby(keys.FAILURES, entry_id, 1))
