@@ -22,10 +22,12 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
+import redis
+
 from classifiers.categories import CATEGORIES
 from classifiers.config import DEFAULT_COUNCIL_NAMES, configure
 from service.redis_conn import RedisUnavailable, open_redis
-from service.settings import SERVE_REQUIRES, Settings, SettingsError, load_settings
+from service.settings import Settings, SettingsError, load_serve_settings, load_settings
 from service.store import JST, PENDING, QUEUE_STATUSES, Comment, Store
 
 Handler = Callable[[argparse.Namespace], int]
@@ -149,7 +151,7 @@ def _serve(args: argparse.Namespace) -> int:
     from service.logs import configure_logging
     from service.worker import WorkerThread, ensure_group
 
-    settings = load_settings(require=SERVE_REQUIRES)
+    settings = load_serve_settings()
     configure_logging(settings.log_level)
     configure_classifier(settings)
     # uvicorn handles the signals while it runs and re-raises them afterwards; ours just let the
@@ -158,6 +160,7 @@ def _serve(args: argparse.Namespace) -> int:
     with open_redis(settings) as target:
         with target.client() as admin:
             ensure_group(admin)
+            _first_run_hints(admin, settings, f"http://{args.host}:{args.port}/")
             ensure_actions_group(admin)
         # Its own client: the worker's blocking reads must not hold up anyone else's connection.
         worker = None if args.no_worker else WorkerThread(target.client(), settings)
@@ -183,12 +186,33 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _first_run_hints(r: redis.Redis, settings: Settings, url: str) -> None:
+    """What a new installation still needs, said on the console where the operator started it."""
+    from service.accounts import AccountStore
+
+    print(f"審査画面: {url} / staff UI: {url}", file=sys.stderr)
+    if not AccountStore(r).list():
+        print(
+            "アカウントがまだありません。別の端末で `.venv/bin/shakyo-mod user add NAME --role admin` を実行して"
+            "最初の管理者を作成してください。 / No accounts yet: create the first admin with "
+            "`shakyo-mod user add NAME --role admin`.",
+            file=sys.stderr,
+        )
+    if not settings.meta_connected:
+        print(
+            "Metaとはまだ接続していません（SHAKYO_FACEBOOK_PAGE_ID・SHAKYO_INSTAGRAM_ACCOUNT_ID が未設定）。"
+            "Webhookは受け付けません。 / Not connected to Meta yet: set the Page / Instagram account ids "
+            "and the app secret to receive webhooks.",
+            file=sys.stderr,
+        )
+
+
 def _worker(args: argparse.Namespace) -> int:
     from service.actions import ActionWorkerThread
     from service.logs import configure_logging
     from service.worker import Worker
 
-    settings = load_settings()
+    settings = load_serve_settings()
     configure_logging(settings.log_level)
     configure_classifier(settings)
     stop = _StopSignals()

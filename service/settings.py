@@ -19,8 +19,9 @@ ENV_PREFIX = "SHAKYO_"
 DEFAULT_GRAPH_API_URL = "https://graph.facebook.com/v26.0"
 MIN_DEDUP_TTL_HOURS = 72  # Meta retries failed deliveries for many hours; keep keys well beyond that
 
-# Webhooks cannot be verified without these; page / account ids are optional (that platform is refused).
-SERVE_REQUIRES = ("meta_app_secret", "meta_verify_token")
+# Webhooks cannot be verified without these, so they are required once a Page or account id is set.
+# With neither id set the service still starts (staff UI, CLI) and refuses every webhook.
+WEBHOOK_REQUIRES = ("meta_app_secret", "meta_verify_token")
 SITE_LEXICON_FILE = "site_lexicon.tsv"  # staff-maintained additions to the classifier's lexicon
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -117,6 +118,10 @@ class Settings(BaseSettings):
         return value
 
     @property
+    def meta_connected(self) -> bool:
+        return bool(self.facebook_page_id or self.instagram_account_id)
+
+    @property
     def site_lexicon_path(self) -> Path:
         return self.data_dir / SITE_LEXICON_FILE
 
@@ -201,8 +206,20 @@ def load_settings(require: Iterable[str] = (), **overrides: object) -> Settings:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "?"
         raise SettingsError(invalid_message(field, first["msg"])) from None
-    for field in require:
+    _require(settings, require)
+    return settings
+
+
+def load_serve_settings() -> Settings:
+    """Settings for `serve` and `worker`: the webhook secrets are needed once Meta is connected."""
+    settings = load_settings()
+    if settings.meta_connected:
+        _require(settings, WEBHOOK_REQUIRES)
+    return settings
+
+
+def _require(settings: Settings, fields: Iterable[str]) -> None:
+    for field in fields:
         value = getattr(settings, field)
         if value is None or (isinstance(value, SecretStr) and not value.get_secret_value()):
             raise SettingsError(missing_message(field))
-    return settings

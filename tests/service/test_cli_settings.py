@@ -51,6 +51,8 @@ def test_missing_and_invalid_settings_are_one_line(clean_env: Path, monkeypatch:
 
 @pytest.mark.slow
 def test_serve_without_secret_prints_one_line_and_exits_2(cli_env: dict[str, str], tmp_path: Path) -> None:
+    # The secret becomes required once a Page is connected; without one the service starts (UI only).
+    cli_env["SHAKYO_FACEBOOK_PAGE_ID"] = "42"
     result = run_cli(["serve", "--port", "1"], cli_env, cwd=tmp_path)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()

@@ -184,3 +184,19 @@ def test_killed_worker_leaves_nothing_lost_or_doubled(
     counts = pipe.execute()
     assert counts[0::2] == [1] * total  # each entry applied exactly once
     assert counts[1::2] == [0] * total  # no comment written twice as an "edit" of itself
+
+
+def test_serve_starts_on_embedded_defaults_without_meta_settings(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    # The README's first command: no SHAKYO_* settings at all. The UI runs; webhooks are refused.
+    serve = Serve(cli_env, tmp_path, tmp_path / "bare.log")
+    try:
+        serve.wait_up()
+        assert httpx.get(f"{serve.base}/healthz", timeout=5).status_code == 200
+        assert httpx.get(f"{serve.base}/login", timeout=5).status_code == 200
+        assert serve.post(fb_payload(PAGE_ID, [fb_comment(f"{PAGE_ID}_1_1", TOXIC)])).status_code == 403
+    finally:
+        assert serve.terminate() == 0
+    log = (tmp_path / "bare.log").read_text()
+    assert "shakyo-mod user add NAME --role admin" in log and "Metaとはまだ接続していません" in log
