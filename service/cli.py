@@ -149,6 +149,7 @@ def _serve(args: argparse.Namespace) -> int:
     from service.actions import ActionWorkerThread, ensure_actions_group
     from service.app import create_app
     from service.logs import configure_logging
+    from service.reports.schedule import scheduler_thread
     from service.worker import WorkerThread, ensure_group
 
     settings = load_serve_settings()
@@ -166,7 +167,8 @@ def _serve(args: argparse.Namespace) -> int:
         worker = None if args.no_worker else WorkerThread(target.client(), settings)
         # The action worker has its own client and Graph API session, like the event worker.
         actions = None if args.no_worker else ActionWorkerThread(target.client(), settings)
-        for thread in (worker, actions):
+        reports = scheduler_thread(target.client(), settings)  # Monday report, daily retention purge
+        for thread in (worker, actions, reports):
             if thread is not None:
                 thread.start()
         config = uvicorn.Config(
@@ -180,7 +182,7 @@ def _serve(args: argparse.Namespace) -> int:
         try:
             uvicorn.Server(config).run()
         finally:
-            for thread in (worker, actions):
+            for thread in (worker, actions, reports):
                 if thread is not None:
                     thread.stop()
     return 0
@@ -210,6 +212,7 @@ def _first_run_hints(r: redis.Redis, settings: Settings, url: str) -> None:
 def _worker(args: argparse.Namespace) -> int:
     from service.actions import ActionWorkerThread
     from service.logs import configure_logging
+    from service.reports.schedule import scheduler_thread
     from service.worker import Worker
 
     settings = load_serve_settings()
@@ -218,11 +221,16 @@ def _worker(args: argparse.Namespace) -> int:
     stop = _StopSignals()
     with open_redis(settings) as target, target.client() as client:
         actions = ActionWorkerThread(target.client(), settings)
+        reports = scheduler_thread(target.client(), settings)  # Monday report, daily retention purge
         actions.start()
+        if reports is not None:
+            reports.start()
         try:
             Worker(client, settings).run(stop.event)
         finally:
             actions.stop()
+            if reports is not None:
+                reports.stop()
     return 0
 
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from service.cli import Commands
-from service.hours import now_jst
+from service.hours import OperatingHours, now_jst
 from service.redis_conn import open_redis
 from service.reports.week import IsoWeek
 from service.settings import load_settings
@@ -39,11 +39,11 @@ def _report(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         return 2
     settings = load_settings()
-    with open_redis(settings) as target:
-        r = target.client()
+    hours = OperatingHours(start=settings.hours_start, end=settings.hours_end)
+    with open_redis(settings) as target, target.client() as r:
         if args.out is not None:
-            done = write_report(r, week, args.out)
+            done = write_report(r, week, args.out, hours=hours)
         else:
-            done = generate_report(r, week, settings.data_dir)
+            done = generate_report(r, week, settings.data_dir, hours=hours)
     print(f"{week} の週次レポートを作成しました: {done.directory}")
     return 0

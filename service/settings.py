@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     flare_window_minutes: int = Field(default=30, ge=1)
     flare_webhook_url: SecretStr | None = None  # optional chat webhook to notify; holds a token
     report_schedule: bool = True  # false: no built-in weekly report loop (run `shakyo-mod report` from cron)
+    # Comments and their history older than this are purged daily; reports and audit counts are kept.
+    retention_days: int = Field(default=400, ge=30)
 
     @field_validator("council_names", mode="before")
     @classmethod
@@ -168,6 +170,7 @@ _HINTS: dict[str, tuple[str, str]] = {
     "session_idle_minutes": ("1以上の分数を", "a number of minutes ≥ 1"),
     "secure_cookies": ("true か false を", "true or false"),
     "report_schedule": ("true か false を", "true or false"),
+    "retention_days": ("30以上の日数を", "a number of days ≥ 30"),
 }
 _DEFAULT_HINT = ("正しい値を", "a valid value")
 

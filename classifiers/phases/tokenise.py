@@ -20,13 +20,17 @@ _CHUNK_CHARS = 12_000
 _lock = threading.Lock()
 _dictionary: Dictionary | None = None
 _local = threading.local()
-# part_of_speech() builds a 6-tuple of strings per morpheme; the id -> first field lookup is cached instead.
-_pos_names: dict[int, str] = {}
+# part_of_speech() builds a 6-tuple of strings per morpheme; the id -> (first field, person name?) lookup
+# is cached instead.
+_pos_info: dict[int, tuple[str, bool]] = {}
 # Each Morpheme accessor re-reads the dictionary's word record (~0.2 µs apiece), and comments reuse a few
-# thousand words over and over: a dictionary word's (normalized form, dictionary form, POS) is cached by
-# word id. Out-of-vocabulary morphemes (numbers, emoji, unknown katakana) are read directly: their forms
-# depend on the surface (2万 -> 20000). Bounded so odd traffic cannot grow it without limit.
-_word_info: dict[int, tuple[str, str, str]] = {}
+# thousand words over and over: a dictionary word's (normalized form, dictionary form, POS, person name?)
+# is cached by word id. Out-of-vocabulary morphemes (numbers, emoji, unknown katakana) share word ids and
+# their forms depend on the surface (2万 -> 20000), so their ids map to _OOV and they are read directly.
+# Bounded so odd traffic cannot grow it without limit.
+_Forms = tuple[str, str, str, bool]
+_OOV: _Forms = ("", "", "", False)
+_word_info: dict[int, _Forms] = {}
 _WORD_INFO_MAX = 200_000
 _new_token = tuple.__new__  # builds a Token without the Python-level NamedTuple.__new__ frame
 
@@ -40,6 +44,7 @@ class Token(NamedTuple):
     pos: str  # first part-of-speech field, e.g. 名詞, 動詞
     start: int  # offsets in Normalised.text
     end: int
+    person: bool = False  # part of a person's name (名詞-固有名詞-人名: 田中, 太郎)
 
 
 def _tokenizer() -> SudachiTokenizer:
@@ -59,33 +64,35 @@ def tokenise(text: str) -> list[Token]:
     if not text:
         return []
     tok = _tokenizer()
-    info = _word_info
+    get = _word_info.get
     tokens: list[Token] = []
     append = tokens.append
     for base in range(0, len(text), _CHUNK_CHARS):
-        chunk = text[base : base + _CHUNK_CHARS]
+        chunk = text[base : base + _CHUNK_CHARS] if len(text) > _CHUNK_CHARS else text
         b = 0  # morphemes tile the input, so each one begins where the previous one ended
         for m in tok.tokenize(chunk):
             e = m.end()
-            forms = None if m.is_oov() else info.get(m.word_id())
-            if forms is None:
-                forms = (m.normalized_form(), m.dictionary_form(), _pos_name(m))
-                if not m.is_oov():
-                    if len(info) >= _WORD_INFO_MAX:
-                        info.clear()
-                    info[m.word_id()] = forms
-            normalized, dictionary, pos = forms
-            append(_new_token(Token, (chunk[b:e], normalized, dictionary, pos, base + b, base + e)))
+            forms = get(m.word_id())
+            if forms is None or forms is _OOV:
+                forms = _read_forms(m)
+            normalized, dictionary, pos, person = forms
+            append(_new_token(Token, (chunk[b:e], normalized, dictionary, pos, base + b, base + e, person)))
             b = e
     return tokens
 
 
-def _pos_name(m: Morpheme) -> str:
+def _read_forms(m: Morpheme) -> _Forms:
+    """A morpheme's forms from the dictionary, remembered by word id unless it is out of vocabulary."""
     pid = m.part_of_speech_id()
-    pos = _pos_names.get(pid)
+    pos = _pos_info.get(pid)
     if pos is None:
-        pos = _pos_names[pid] = m.part_of_speech()[0]
-    return pos
+        fields = m.part_of_speech()
+        pos = _pos_info[pid] = (fields[0], fields[1] == "固有名詞" and fields[2] == "人名")
+    forms = (m.normalized_form(), m.dictionary_form(), *pos)
+    if len(_word_info) >= _WORD_INFO_MAX:
+        _word_info.clear()
+    _word_info[m.word_id()] = _OOV if m.is_oov() else forms
+    return forms
 
 
 def phase(ctx: Context) -> Evidence | None:

@@ -21,6 +21,7 @@ from service.hours import DEFAULT_HOURS, OperatingHours, as_jst, now_jst
 from service.reports.generate import GeneratedReport, generate_report, is_recorded
 from service.reports.retention import DEFAULT_RETENTION_DAYS, PurgeResult, purge
 from service.reports.week import IsoWeek
+from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -122,3 +123,13 @@ class SchedulerThread:
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         self._thread.join(timeout)
+
+
+def scheduler_thread(r: redis.Redis, settings: Settings) -> SchedulerThread | None:
+    """The schedule for a `serve` or `worker` process; None when SHAKYO_REPORT_SCHEDULE=false."""
+    if not settings.report_schedule:
+        return None
+    hours = OperatingHours(start=settings.hours_start, end=settings.hours_end)
+    return SchedulerThread(
+        ReportScheduler(r, settings.data_dir, hours=hours, retention_days=settings.retention_days)
+    )

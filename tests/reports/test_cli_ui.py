@@ -22,7 +22,7 @@ from service.reports.generate import GeneratedReport, list_reports, record_repor
 from service.reports.week import IsoWeek
 from service.settings import Settings
 from service.ui import reports as reports_ui
-from service.ui.common import build_context
+from service.ui.common import LazyUI
 from tests.conftest import run_cli
 from tests.reports.fixture_week import WEEK, build_week
 
@@ -55,10 +55,11 @@ def test_cli_report(r: redis.Redis, redis_url: str, cli_env: dict[str, str], tmp
 @pytest.fixture
 def web(r: redis.Redis, settings: Settings) -> Iterator[tuple[str, str]]:
     """The reports router in an app served on loopback; yields (base URL, a logged-in staff cookie)."""
-    ctx = build_context(r, settings)
+    lazy = LazyUI(r, settings)
+    ctx = lazy.get()
     ctx.accounts.create("yamada", PASSWORD, Role.STAFF, display_name="山田 花子")
     app = FastAPI()
-    app.state.ui = ctx
+    app.state.ui = lazy
     app.include_router(reports_ui.router)
     cookie_response = Response()
     ctx.security.set_cookie(cookie_response, ctx.security.sessions.create("yamada"))

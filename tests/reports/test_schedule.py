@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,15 @@ from service.audit import AUDIT_KEY, AuditEntry, AuditLog
 from service.hours import JST
 from service.reports.generate import GeneratedReport, is_recorded, list_reports, record_report
 from service.reports.retention import audit_daily_counts, purge
-from service.reports.schedule import ReportScheduler, due_week, report_lock_key
+from service.reports.schedule import (
+    ReportScheduler,
+    due_week,
+    purge_lock_key,
+    report_lock_key,
+    scheduler_thread,
+)
 from service.reports.week import IsoWeek
+from service.settings import Settings
 from service.store import Store
 from service.worker import ensure_group
 from tests.reports.fixture_week import build_week
@@ -170,3 +178,16 @@ def test_daily_purge_runs_once_a_day_after_three(r: redis.Redis, tmp_path: Path)
     assert first is not None and first.cutoff == datetime(2026, 10, 31, 3, 0, tzinfo=JST)
     assert other.daily(day + timedelta(hours=5)) is None
     assert scheduler.daily(day + timedelta(days=1, minutes=1)) is not None
+
+
+def test_schedule_can_be_switched_off(
+    r: redis.Redis, make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    assert scheduler_thread(r, make_settings(report_schedule=False)) is None
+    thread = scheduler_thread(r, make_settings(report_schedule=True, retention_days=30))
+    assert thread is not None
+    thread.start()
+    thread.stop()
+    # Its first tick ran at once (real clock): the daily purge took today's lock, if past 03:00 JST.
+    now = datetime.now(JST)
+    assert (r.get(purge_lock_key(now.date().isoformat())) is not None) == (now.time() >= time(3, 0))
