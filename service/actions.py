@@ -30,6 +30,7 @@ import redis
 
 from service.moderation import ACTIONS_STREAM, ActionRequest, Moderation
 from service.settings import Settings
+from service.streams import GroupReader
 from webhooks.graph import ActionResult, GraphClient
 
 log = logging.getLogger(__name__)
@@ -82,9 +83,16 @@ class ActionWorker:
         self._graph = graph
         self._tokens = tokens
         self._moderation = Moderation(r)
-        self._claim_idle_ms = int(claim_idle_seconds * 1000)
         self._claim_every = max(0.1, claim_idle_seconds / 2)
         self.name = name or f"actor-{uuid.uuid4().hex[:12]}"
+        self._reader = GroupReader(
+            r,
+            ACTIONS_STREAM,
+            ACTIONS_GROUP,
+            self.name,
+            claim_idle_ms=int(claim_idle_seconds * 1000),
+            count=10,
+        )
 
     def run(self, stop: threading.Event) -> None:
         ensure_actions_group(self._r)
@@ -99,38 +107,12 @@ class ActionWorker:
                 log.warning("redis unreachable; retrying", extra={"error": type(exc).__name__})
                 stop.wait(_RETRY_AFTER_REDIS_ERROR)
 
-    def read_once(self, *, block_ms: int | None = None, count: int = 10) -> int:
-        reply = self._r.xreadgroup(
-            ACTIONS_GROUP, self.name, {ACTIONS_STREAM: ">"}, count=count, block=block_ms
-        )
-        done = 0
-        for _stream, entries in reply or []:
-            for entry_id, fields in entries:
-                self.handle(entry_id, fields)
-                done += 1
-        return done
+    def read_once(self, *, block_ms: int | None = None) -> int:
+        return self._reader.read_new(self.handle, block_ms=block_ms)
 
     def claim_stale(self) -> int:
         """Take over requests a dead worker left unacknowledged."""
-        start, done = "0-0", 0
-        while True:
-            next_start, entries = self._r.xautoclaim(
-                ACTIONS_STREAM,
-                ACTIONS_GROUP,
-                self.name,
-                min_idle_time=self._claim_idle_ms,
-                start_id=start,
-                count=10,
-            )[:2]
-            for entry_id, fields in entries:
-                if entry_id is None:
-                    continue
-                log.info("claimed stale action", extra={"consumer": self.name, "stream_id": entry_id})
-                self.handle(entry_id, fields)
-                done += 1
-            if next_start in ("0-0", start) or not entries:
-                return done
-            start = next_start
+        return self._reader.claim_stale(self.handle)
 
     def drain(self) -> int:
         ensure_actions_group(self._r)

@@ -24,6 +24,7 @@ from service.hours import EmergencyMode
 from service.moderation import Moderation, flare_detector, operating_hours
 from service.settings import Settings
 from service.store import Store
+from service.streams import GroupReader
 from webhooks.events import CommentEvent
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,14 @@ class Worker:
         self._store = Store(r)
         self._settings = settings
         self.name = name or f"worker-{uuid.uuid4().hex[:12]}"
-        self._claim_idle_ms = int(settings.claim_idle_seconds * 1000)
+        self._reader = GroupReader(
+            r,
+            keys.EVENTS,
+            keys.EVENTS_GROUP,
+            self.name,
+            claim_idle_ms=int(settings.claim_idle_seconds * 1000),
+            count=settings.worker_batch,
+        )
         self._moderation = Moderation(r)
         self._emergency = EmergencyMode(r)
         self._flares = flare_detector(r, settings)
@@ -86,42 +94,11 @@ class Worker:
 
     def read_once(self, *, block_ms: int | None = None) -> int:
         """Read and process one batch of new entries; returns how many were processed."""
-        reply = self._r.xreadgroup(
-            keys.EVENTS_GROUP,
-            self.name,
-            {keys.EVENTS: ">"},
-            count=self._settings.worker_batch,
-            block=block_ms,
-        )
-        done = 0
-        for _stream, entries in reply or []:
-            for entry_id, fields in entries:
-                self.handle(entry_id, fields)
-                done += 1
-        return done
+        return self._reader.read_new(self.handle, block_ms=block_ms)
 
     def claim_stale(self) -> int:
         """Take over entries idle longer than the claim timeout (their worker is presumed dead)."""
-        start, done = "0-0", 0
-        while True:
-            next_start, entries = self._r.xautoclaim(
-                keys.EVENTS,
-                keys.EVENTS_GROUP,
-                self.name,
-                min_idle_time=self._claim_idle_ms,
-                start_id=start,
-                count=self._settings.worker_batch,
-            )[:2]
-            for entry_id, fields in entries:
-                if entry_id is None:
-                    continue
-                log.info("claimed stale entry", extra={"consumer": self.name, "stream_id": entry_id})
-                self.handle(entry_id, fields)
-                done += 1
-            # An empty page does not mean the end: the cursor walks past entries not idle long enough.
-            if next_start in ("0-0", start):
-                return done
-            start = next_start
+        return self._reader.claim_stale(self.handle)
 
     def drain(self, *, idle_rounds: int = 1) -> int:
         """Process until no new entry arrives for `idle_rounds` short reads (tests and one-off scripts)."""
