@@ -9,7 +9,7 @@ archive that does not match the skops file beside it.
 
 Scoring one comment is TF-IDF (sublinear tf, l2 norm per feature block, as each ``TfidfVectorizer`` does)
 and one logistic regression per category, written so that a comment costs a handful of numpy calls: the
-n-grams are counted as feature rows in C (``Counter`` over ``map(dict.get)``), unknown n-grams all land on
+n-grams are counted as feature rows in C (one ``Counter`` over ``map(dict.get)`` and the automaton), unknown n-grams all land on
 one extra all-zero row instead of being filtered out, and the ten sigmoids are plain ``math.exp``.
 """
 
@@ -41,16 +41,6 @@ _WHITE_SPACES = re.compile(r"\s\s+")  # what sklearn's char analyzer folds befor
 _SKIP_POS = frozenset({"空白"})
 _KATA_TO_HIRA = {k: k - 0x60 for k in range(ord("ァ"), ord("ヶ") + 1)}
 _SECOND = operator.itemgetter(1)  # the value of an automaton hit (end, value)
-
-
-class _Sublinear(dict[int, float]):
-    """count -> 1 + ln(count) (sklearn's sublinear tf); the counts comments realistically have are kept."""
-
-    def __missing__(self, count: int) -> float:
-        return 1.0 + math.log(count)
-
-
-_SUBLINEAR = _Sublinear({c: 1.0 + math.log(c) for c in range(1, 256)})
 
 
 def word_features(tokens: Iterable[Token]) -> list[str]:
@@ -194,20 +184,24 @@ class CompiledScorer:
 
     def score(self, forms: list[str], kana: str) -> Scored:
         """Probabilities for a comment given its word forms and its kana text."""
-        words = Counter(map(self.word_vocab.get, chain(forms, map(" ".join, pairwise(forms))), self._unknown))
+        # One Counter for both blocks: word rows come first (insertion order) and never equal char rows.
+        counts = Counter(
+            map(self.word_vocab.get, chain(forms, map(" ".join, pairwise(forms))), self._unknown)
+        )
+        n_words = len(counts)
         if kana and self._has_chars:
             text = _WHITE_SPACES.sub(" ", kana) if _WHITE_SPACES.search(kana) else kana
-            chars = Counter(map(_SECOND, self._chars.iter(text)))
-        else:
-            chars = Counter()
-        n_words = len(words)
-        n = n_words + len(chars)
-        tf = np.fromiter(map(_SUBLINEAR.__getitem__, chain(words.values(), chars.values())), np.float64, n)
+            counts.update(map(_SECOND, self._chars.iter(text)))
+        n = len(counts)
+        # Sublinear tf, 1 + ln(count), computed in place over the counts.
+        tf = np.fromiter(counts.values(), np.float64, n)
+        np.log(tf, out=tf)
+        tf += 1.0
         tf_rows = np.zeros((4, n), dtype=np.float64)
         tf_rows[0, :n_words] = tf[:n_words]
         tf_rows[1, n_words:] = tf[n_words:]
         np.multiply(tf_rows[:2], tf_rows[:2], out=tf_rows[2:])
-        idx = np.fromiter(chain(words, chars), np.intp, n)
+        idx = np.fromiter(counts, np.intp, n)
         rows = self._table.take(idx, axis=0)
         # [word tf · rows, char tf · rows, word tf² · rows, char tf² · rows]: the dot products per block,
         # and in the first column of the last two the squared norms.

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from classifiers.categories import Severity
-from classifiers.phases.context import Context, Evidence
 from classifiers.phases._detect import DATA_DIR, PhraseIndex, fold_width, load_phrases
+from classifiers.phases.context import Context, Evidence
 from classifiers.verdict import Match
 
 DOMAINS_PATH: Path = DATA_DIR / "domains.tsv"

@@ -10,6 +10,7 @@ comment.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from classifiers.categories import Severity
 from classifiers.phases._detect import PhraseIndex, fold_width, load_phrases, match_at
@@ -259,38 +260,31 @@ _NOT_NAMES = frozenset(
 _DISCLOSURE_RE = re.compile(r"[はも:=→]|って|ここ")
 # Name characters: kanji, katakana, and the placeholders people type instead of a name (〇〇さん).
 _NAME_CHARS = re.compile(r"[\u4e00-\u9fff々ァ-ヺー〇○●◯×＊*]+$")
-_NAME_WINDOW = 8
 
 _CUES = PhraseIndex(load_phrases("pii"))
 _PRECHECK_CUE = re.compile(r"住所|電話|番号|連絡先|メアド|アドレス|勤務先|勤め先|職場|自宅|実家|本名|家|学校")
 
 
-def _sudachi_name_start(text: str, end: int) -> int | None:
-    """Start of the person-name morphemes (名詞-固有名詞-人名) ending at ``end``, if any.
-
-    ctx.tokens only carry the first POS field, so the few characters before a cue are looked up again;
-    this runs only when a cue follows の, which ordinary comments rarely have.
-    """
-    base = max(0, end - _NAME_WINDOW)
+def _dictionary_name_start(tokens: Sequence[Token], ends: dict[int, int], end: int) -> int | None:
+    """Start of the person-name tokens (名詞-固有名詞-人名: 田中, 太郎) that end at ``end``, if any."""
+    i = ends.get(end)
     start: int | None = None
-    for m in reversed(list(tokenise_module._tokenizer().tokenize(text[base:end]))):
-        pos = m.part_of_speech()
-        if pos[1] != "固有名詞" or pos[2] != "人名":
-            break
-        start = base + m.begin()
+    while i is not None and i >= 0 and tokens[i].person:
+        start = tokens[i].start
+        i -= 1
     return start
 
 
-def _name_before(text: str, cue_start: int) -> int | None:
+def _name_before(text: str, tokens: Sequence[Token], ends: dict[int, int], cue_start: int) -> int | None:
     """Start (in normalised text) of the name a cue belongs to: ``<name>[さん]の<cue>``, else None."""
     if cue_start < 2 or text[cue_start - 1] != "の":
         return None
     end = cue_start - 1
     honorific = next((h for h in _HONORIFICS if text.endswith(h, 0, end)), None)
     if honorific is None:
-        return _sudachi_name_start(text, end)
+        return _dictionary_name_start(tokens, ends, end)
     end -= len(honorific)
-    start = _sudachi_name_start(text, end)
+    start = _dictionary_name_start(tokens, ends, end)
     if start is not None:
         return start
     # Not in the dictionary (a rare surname, 〇〇, a nickname): the run of name characters before the
@@ -304,13 +298,23 @@ def _name_before(text: str, cue_start: int) -> int | None:
     return m.start()
 
 
-def _person_spans(norm: Normalised) -> list[tuple[int, int, float]]:
-    """Spans (normalised text) of "<name>の<cue>", scored by how much the cue says about the person."""
+def _person_spans(norm: Normalised, tokens: Sequence[Token]) -> list[tuple[int, int, float]]:
+    """Spans (normalised text) of "<name>の<cue>", scored by how much the cue says about the person.
+
+    ``tokens`` are the tokenise phase's; a caller that skipped that phase (report masking) gets the text
+    tokenised here, and only when a cue is there at all.
+    """
     if _PRECHECK_CUE.search(norm.text) is None:
         return []
+    hits = _CUES.find(norm.kana)
+    if not hits:
+        return []
+    if not tokens:
+        tokens = tokenise(norm.text)
+    ends = {t.end: i for i, t in enumerate(tokens)}
     out: list[tuple[int, int, float]] = []
-    for hit in _CUES.find(norm.kana):
-        start = _name_before(norm.text, hit.start)
+    for hit in hits:
+        start = _name_before(norm.text, tokens, ends, hit.start)
         if start is None:
             continue
         disclosed = _DISCLOSURE_RE.match(norm.text, hit.end) is not None
@@ -381,7 +385,7 @@ def detect(ctx: Context) -> list[Match]:
             add(m.start(), m.end(), "pii:mynumber", score, Severity.HIGH if score >= 0.5 else Severity.LOW)
     norm = ctx.normalised
     if norm is not None:
-        for start, end, score in _person_spans(norm):
+        for start, end, score in _person_spans(norm, ctx.tokens):
             matches.append(match_at(ctx, norm, start, end, "pii:person", CATEGORY, Severity.MEDIUM, score))
     return matches
 

@@ -14,9 +14,9 @@ import re
 from collections.abc import Sequence
 
 from classifiers.categories import Severity
+from classifiers.phases._detect import Hit, PhraseIndex, group_score, load_phrases, match_at
 from classifiers.phases.context import Context, Evidence
 from classifiers.phases.links import find_urls
-from classifiers.phases._detect import Hit, PhraseIndex, group_score, load_phrases, match_at
 from classifiers.verdict import Match
 
 CATEGORY = "security"

@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 
 from classifiers.categories import Severity
+from classifiers.phases._detect import PhraseIndex, group_score, load_phrases, match_at
 from classifiers.phases.context import Context, Evidence
 from classifiers.phases.links import find_urls
-from classifiers.phases._detect import PhraseIndex, group_score, load_phrases, match_at
 from classifiers.phases.phishing import outermost
 from classifiers.verdict import Match
 

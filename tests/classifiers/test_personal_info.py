@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from classifiers.phases import normalise, personal_info, tokenise
+from classifiers.phases._detect import fold_width
 from classifiers.phases.context import Context
 from classifiers.verdict import Match
 
@@ -118,7 +119,25 @@ def test_toll_free_numbers_are_weak_evidence() -> None:
 
 @given(st.text(max_size=60))
 def test_fold_width_keeps_every_offset(text: str) -> None:
-    assert len(personal_info.fold_width(text)) == len(text)
+    assert len(fold_width(text)) == len(text)
+
+
+def test_names_come_from_the_tokenise_phase() -> None:
+    text = "山田太郎の電話番号は知ってる"
+    ctx = Context(original=text)
+    normalise.phase(ctx)
+    tokenise.phase(ctx)
+    assert [m.text for m in personal_info.detect(ctx)] == ["山田太郎の電話番号"]
+    # The detector reads the person-name flag of ctx.tokens: without it there is no name before の.
+    ctx.tokens = [t._replace(person=False) for t in ctx.tokens]
+    assert personal_info.detect(ctx) == []
+
+
+def test_names_without_the_tokenise_phase() -> None:
+    # Report masking runs only normalise; the detector tokenises itself when a cue needs a name.
+    ctx = Context(original="佐藤さんの住所は美祢市です")
+    normalise.phase(ctx)
+    assert [m.rule_id for m in personal_info.detect(ctx)] == ["pii:person"]
 
 
 @given(st.text(alphabet="0123456789-ー－ 　()+８１", max_size=30))

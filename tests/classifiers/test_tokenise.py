@@ -59,3 +59,11 @@ def test_phase_tokenises_normalised_text() -> None:
     ctx.normalised = normalise(ctx.original)
     assert phase(ctx) is None
     assert ctx.tokens[0].surface == "シネマ"
+
+
+def test_person_name_flag() -> None:
+    tokens = {t.surface: t for t in tokenise("田中太郎さんの住所")}
+    assert tokens["田中"].person and tokens["太郎"].person
+    assert not tokens["さん"].person and not tokens["住所"].person
+    # The cached forms of a word keep its flag on the next comment too.
+    assert next(t for t in tokenise("田中です") if t.surface == "田中").person
