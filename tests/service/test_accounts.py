@@ -17,7 +17,6 @@ from service.accounts import (
 )
 from service.audit import AuditLog
 from service.hours import JST
-from tests.service.redis_fixture import redis_client_fixture, redis_server_fixture  # noqa: F401
 
 T0 = datetime(2026, 4, 1, 9, 0, tzinfo=JST)
 GOOD = "Tsubaki-no-hana-2026"

@@ -17,7 +17,6 @@ from service.hours import (
     OperatingHours,
     should_auto_hide,
 )
-from tests.service.redis_fixture import redis_client_fixture, redis_server_fixture  # noqa: F401
 
 H = DEFAULT_HOURS
 

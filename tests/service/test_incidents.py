@@ -16,7 +16,6 @@ from service.accounts import AccountStore, Role
 from service.audit import AuditLog
 from service.hours import JST
 from service.incidents import FlareDetector, FlareError
-from tests.service.redis_fixture import redis_client_fixture, redis_server_fixture  # noqa: F401
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=JST)
 
@@ -141,13 +140,13 @@ def test_active_flare_counts_on_and_is_acknowledged(r: redis.Redis) -> None:
     ]
 
 
-def test_concurrent_workers_start_one_flare(r: redis.Redis) -> None:
+def test_concurrent_workers_start_one_flare(r: redis.Redis, redis_url: str) -> None:
     d = FlareDetector(r, threshold=3, window_seconds=600)
     started: list[object] = []
 
     def worker(n: int) -> None:
         # Each worker process has its own connection.
-        client = redis.Redis(port=r.connection_pool.connection_kwargs["port"], decode_responses=True)
+        client = redis.Redis.from_url(redis_url, decode_responses=True)
         detector = FlareDetector(client, 3, 600)
         for i in range(5):
             state = detector.record("facebook", "P9", f"w{n}-{i}", at(i))

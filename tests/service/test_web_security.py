@@ -20,7 +20,6 @@ from service.web_security import (
     session_key,
     session_secret,
 )
-from tests.service.redis_fixture import redis_client_fixture, redis_server_fixture  # noqa: F401
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=JST)
 GOOD = "Tsubaki-no-hana-2026"
