@@ -121,7 +121,7 @@ def test_every_form(generated: Path, r: redis.Redis) -> None:
 
     # The README's sample: the first page of the PDF.
     if shutil.which("pdftoppm") is None:
-        pytest.skip("pdftoppm (poppler-utils) is not installed")
+        pytest.fail("pdftoppm is not installed: run `bash scripts/install --test` (poppler-utils)")
     out = generated / "sample"
     subprocess.run(
         ["pdftoppm", "-png", "-r", "70", "-f", "1", "-l", "1", "-singlefile", str(pdf), str(out)], check=True
