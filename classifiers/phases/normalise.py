@@ -25,9 +25,12 @@ _SENTINEL = "\x00"
 # Invisible characters people slip between letters; always removed.
 _INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u2061\u2062\u2063\u2064\u034f")
 
-# Characters that may be removed when they separate single letters (し ね, し.ね, し・ね, し_ね, b-a-k-a).
-_SEPARATORS = " \t\r\n\u00a0.・,、。_\\-‐‑‒–—―/|*+'\"`^:;=·•∙"
-_SEP_RUN_RE = re.compile("[" + re.escape(_SEPARATORS) + "]+")
+# Characters that may be removed when they separate single letters (し ね, し.ね, し・ね, し_ね, b-a-k-a,
+# し☆ね, き♡も, し😊ね): punctuation, decorative symbols and emoji. Masks that stand FOR a letter (ク〇野郎,
+# ま◯こ) are not separators; they fold to 〇 below and the lexicon spells those forms out.
+_SEPARATORS = " \t\r\n\u00a0.・,、。_\\-‐‑‒–—―/|*+'\"`^:;=·•∙☆★✩✪✫✬✭✮✯✰✦✧♡♥❤♪♫♬♩◆◇■□▲△▼▽◎※†‡§¤♂♀✓✔✕✖✗✘!?"
+_EMOJI_RANGES = "\U0001f300-\U0001f5ff\U0001f600-\U0001f64f\U0001f680-\U0001f6ff\U0001f900-\U0001faff"
+_SEP_RUN_RE = re.compile("[" + re.escape(_SEPARATORS) + _EMOJI_RANGES + "]+")
 
 _LONG_MARKS = "ー〜~"
 # Long vowels: a run of two or more marks is always a stretch (ばーーか, バーーカ, しねーー); one mark after
@@ -35,8 +38,28 @@ _LONG_MARKS = "ー〜~"
 # is not. (The lexicon also stores each entry with its ー dropped, so オナニーーー still finds オナニー.)
 # Runs of three or more identical characters collapse to one (ばかかかか, しねねね), except digits (phone
 # numbers, amounts) and w (laughter and URLs).
-_STRETCH_RE = re.compile(r"[ー〜~]{2,}|(?<=[ぁ-ゖ])[ー〜~]|(?<=[ァ-ヺ])[〜~]|(?P<rep>[^0-9w])(?P=rep){2,}")
-_STRETCH_HINT_RE = re.compile(r"[ー〜~]|(.)\1\1")
+# Doubled small tsu is a stretch too (きっっも, ｳｯｯｻﾞ): two or more fold to one.
+_STRETCH_RE = re.compile(
+    r"[ー〜~]{2,}|(?<=[ぁ-ゖ])[ー〜~]|(?<=[ァ-ヺ])[〜~]|(?P<rep>[^0-9w])(?P=rep){2,}|(?P<tsu>[っッ])(?P=tsu)+"
+)
+_STRETCH_HINT_RE = re.compile(r"[ー〜~]|(.)\1\1|[っッ][っッ]|[ぁ-ゖァ-ヺ][ぁぃぅぇぉァィゥェォ]")
+
+# A small vowel repeating the vowel of the kana before it stretches that kana (ばぁか, しぃね, ざぁこ, ｷﾓｫ);
+# a different vowel is spelling (ファン, ティー, ウィ) and is kept.
+_SMALL_VOWEL_RE = re.compile("(?<=[ぁ-ゖァ-ヺ])[ぁぃぅぇぉァィゥェォ]+")
+
+
+def _kana_vowels() -> dict[str, str]:
+    # Unicode names end in the romanised syllable (HIRAGANA LETTER KA, KATAKANA LETTER SMALL I).
+    table: dict[str, str] = {}
+    for code in itertools.chain(range(ord("ぁ"), ord("ゖ") + 1), range(ord("ァ"), ord("ヺ") + 1)):
+        name = unicodedata.name(chr(code), "")
+        if name and name[-1] in "AIUEO":
+            table[chr(code)] = name[-1]
+    return table
+
+
+_VOWEL = _kana_vowels()
 
 # Common look-alike spellings of 死 (death) used to dodge filters. The kanji forms only count when not
 # part of a longer kanji word (田中氏ね, 美祢市ね are ordinary), and 4 only when not part of a number.
@@ -47,6 +70,11 @@ _SUBSTITUTIONS_RE = re.compile(
 )
 # A cheap necessary condition for _SUBSTITUTIONS_RE (た alone is in most comments).
 _SUBSTITUTION_HINT_RE = re.compile("[氏市師詩4][ねぬん]|タヒ|たひ")
+
+# Kanji that look like katakana (コ口ス, エ口, 卜ンスラ) read as that katakana when they follow katakana and
+# no kanji follows (人口, 口座, 入口 and 口コミ keep their kanji). Letter masks (○ ◯ ●) all become 〇.
+_LOOKALIKE_RE = re.compile(r"(?<=[ァ-ヺー])[口工二卜夕](?![\u3400-\u4dbf\u4e00-\u9fff々])|[○◯●⚪⚫]")
+_LOOKALIKE = {"口": "ロ", "工": "エ", "二": "ニ", "卜": "ト", "夕": "タ"}
 
 # Characters the fast path cannot pass through 1:1: invisibles, format controls, combining marks,
 # variation selectors, voiced marks, surrogates and private use. Text without them that is already NFKC
@@ -219,14 +247,23 @@ def _stretch_edits(text: str) -> list[tuple[int, int, str]]:
         return []
     edits: list[tuple[int, int, str]] = []
     for m in _STRETCH_RE.finditer(text):
-        edits.append((m.start(), m.end(), m.group("rep") or ""))
+        edits.append((m.start(), m.end(), m.group("rep") or m.group("tsu") or ""))
+    for m in _SMALL_VOWEL_RE.finditer(text):
+        vowel = _VOWEL.get(text[m.start() - 1])
+        if vowel is not None and _VOWEL.get(m.group()[0]) == vowel:
+            edits.append((m.start(), m.end(), ""))
+    edits.sort()
     return edits
 
 
 def _substitution_edits(text: str) -> list[tuple[int, int, str]]:
-    if _SUBSTITUTION_HINT_RE.search(text) is None:
-        return []
-    return [(m.start(), m.end(), "死") for m in _SUBSTITUTIONS_RE.finditer(text)]
+    edits: list[tuple[int, int, str]] = []
+    if _SUBSTITUTION_HINT_RE.search(text) is not None:
+        edits = [(m.start(), m.end(), "死") for m in _SUBSTITUTIONS_RE.finditer(text)]
+    lookalikes = [(m.start(), m.end(), _LOOKALIKE.get(m.group(), "〇")) for m in _LOOKALIKE_RE.finditer(text)]
+    if lookalikes:
+        edits = sorted(edits + lookalikes)
+    return edits
 
 
 def normalise(original: str) -> Normalised:
