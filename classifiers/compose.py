@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import operator
+from itertools import repeat
+
 from classifiers.categories import CATEGORIES, CATEGORY_NAMES, Severity
 from classifiers.phases.context import Context
 from classifiers.verdict import Match, Verdict
@@ -22,13 +25,12 @@ def compose(ctx: Context) -> Verdict:
         return Verdict(False, [], dict(_NO_SCORES), Severity.NONE, [], "none", [], [])
     if len(evidence) == 1 and not evidence[0].matches and not evidence[0].cleared:
         ev = evidence[0]
-        threshold = ev.thresholds.get
-        for cat, p in ev.scores.items():
-            if p >= threshold(cat, DEFAULT_THRESHOLD):
-                break
-        else:
+        model_scores = ev.scores
+        # The threshold check over every category in one C-level pass (no Python loop per category).
+        cutoffs = map(ev.thresholds.get, model_scores, repeat(DEFAULT_THRESHOLD))
+        if not any(map(operator.ge, model_scores.values(), cutoffs)):
             scores = dict(_NO_SCORES)
-            scores.update(ev.scores)  # probabilities are never below the 0 they replace
+            scores.update(model_scores)  # probabilities are never below the 0 they replace
             return Verdict(False, [], scores, Severity.NONE, [], "none", [], list(ev.model_tokens))
     return _merge(ctx)
 

@@ -21,6 +21,7 @@ import json
 import math
 import operator
 import re
+import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ _WHITE_SPACES = re.compile(r"\s\s+")  # what sklearn's char analyzer folds befor
 _SKIP_POS = frozenset({"空白"})
 _KATA_TO_HIRA = {k: k - 0x60 for k in range(ord("ァ"), ord("ヶ") + 1)}
 _SECOND = operator.itemgetter(1)  # the value of an automaton hit (end, value)
+_TF_COUNTS = 256  # counts the tf table covers from the start; a comment repeating a feature more widens it
 
 
 def word_features(tokens: Iterable[Token]) -> list[str]:
@@ -50,6 +52,17 @@ def word_features(tokens: Iterable[Token]) -> list[str]:
         for t in tokens
         if t.pos not in _SKIP_POS and t.normalized_form.strip()
     ]
+
+
+def _tf_columns(size: int) -> np.ndarray:
+    """Sublinear tf by count for the block product: column ``c`` (a word feature seen c times) holds
+    ``[tf, 0, tf², 0]`` and column ``size + c`` (a char feature) ``[0, tf, 0, tf²]``, tf = 1 + ln(c)."""
+    tf = np.zeros(size, dtype=np.float64)
+    tf[1:] = np.log(np.arange(1, size, dtype=np.float64)) + 1.0
+    columns = np.zeros((4, 2 * size), dtype=np.float64)
+    columns[0, :size] = columns[1, size:] = tf
+    columns[2, :size] = columns[3, size:] = tf * tf
+    return columns
 
 
 def scorer_path(model_path: Path) -> Path:
@@ -64,21 +77,21 @@ def file_sha256(path: Path) -> str:
 class Scored:
     """One comment's probabilities (TEXT_CATEGORIES order) and what top_features needs to explain them."""
 
-    __slots__ = ("idx", "n_words", "probabilities", "rows", "scales", "tf")
+    __slots__ = ("idx", "n_words", "probabilities", "rows", "scales", "tf_rows")
 
     def __init__(
         self,
         probabilities: list[float],
         idx: np.ndarray,
         rows: np.ndarray,
-        tf: np.ndarray,
+        tf_rows: np.ndarray,
         n_words: int,
         scales: tuple[float, float],
     ) -> None:
         self.probabilities = probabilities
         self.idx = idx  # feature rows present in the comment, word rows first (may include the unknown row)
         self.rows = rows  # their rows of the work table: idf², then idf * coef per category
-        self.tf = tf  # their sublinear term frequencies
+        self.tf_rows = tf_rows  # their sublinear tf: word block, char block, then both squared (4, n)
         self.n_words = n_words  # how many of them are word features
         self.scales = scales  # 1 / l2 norm of the word block and of the character block (0 when empty)
 
@@ -167,8 +180,19 @@ class CompiledScorer:
         self.cutoffs = [self.thresholds[c] for c in self.categories]  # the thresholds in category order
         self.metadata = dict(parts.metadata)
         self.intercept = [float(b) for b in parts.intercept]
-        self.word_vocab = dict(zip(parts.word_terms, range(n_words), strict=True))
-        self._chars = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+        # Word unigrams by form and bigrams by (form, form), the tuples pairwise() hands out, so no joined
+        # string is built per pair. Interned like the tokenise phase's forms: a lookup then matches on
+        # identity instead of comparing the text of a vocabulary key it would first have to fetch.
+        self._unigrams: dict[str, int] = {}
+        self._bigrams: dict[tuple[str, str], int] = {}
+        for j, term in enumerate(parts.word_terms):
+            first, space, second = term.partition(" ")
+            if space:
+                self._bigrams[sys.intern(first), sys.intern(second)] = j
+            else:
+                self._unigrams[sys.intern(term)] = j
+        # Values are stored Python ints, handed back as they are (no int built per hit).
+        self._chars = ahocorasick.Automaton(ahocorasick.STORE_ANY)
         for j, term in enumerate(parts.char_terms, n_words):
             self._chars.add_word(term, j)
         self._chars.make_automaton()
@@ -181,31 +205,42 @@ class CompiledScorer:
         table[:n, 1:] = idf[:, None] * coef
         self._table = table
         self._unknown = itertools.repeat(n)  # dict.get default for map(); repeat() holds no state
+        self._tf_columns = _tf_columns(_TF_COUNTS)
+
+    def _widen_tf_columns(self, count: int) -> np.ndarray:
+        """Columns covering ``count`` (a comment repeating one feature that often is rare). Replaced whole,
+        so a thread scoring with the previous table at the same time is unaffected."""
+        columns = _tf_columns(max(count + 1, 2 * (self._tf_columns.shape[1] // 2)))
+        self._tf_columns = columns
+        return columns
 
     def score(self, forms: list[str], kana: str) -> Scored:
         """Probabilities for a comment given its word forms and its kana text."""
         # One Counter for both blocks: word rows come first (insertion order) and never equal char rows.
+        unknown = self._unknown
         counts = Counter(
-            map(self.word_vocab.get, chain(forms, map(" ".join, pairwise(forms))), self._unknown)
+            chain(map(self._unigrams.get, forms, unknown), map(self._bigrams.get, pairwise(forms), unknown))
         )
         n_words = len(counts)
         if kana and self._has_chars:
             text = _WHITE_SPACES.sub(" ", kana) if _WHITE_SPACES.search(kana) else kana
             counts.update(map(_SECOND, self._chars.iter(text)))
-        n = len(counts)
-        # Sublinear tf, 1 + ln(count), computed in place over the counts.
-        tf = np.fromiter(counts.values(), np.float64, n)
-        np.log(tf, out=tf)
-        tf += 1.0
-        tf_rows = np.zeros((4, n), dtype=np.float64)
-        tf_rows[0, :n_words] = tf[:n_words]
-        tf_rows[1, n_words:] = tf[n_words:]
-        np.multiply(tf_rows[:2], tf_rows[:2], out=tf_rows[2:])
-        idx = np.fromiter(counts, np.intp, n)
+        # Each feature's column of the block product, looked up by its count (char counts shifted past
+        # the word columns) instead of computed: about half the numpy calls, which dominate here.
+        columns = self._tf_columns
+        size = columns.shape[1] // 2
+        top = max(counts.values(), default=0)
+        if top >= size:
+            columns = self._widen_tf_columns(top)
+            size = columns.shape[1] // 2
+        codes = np.array(list(counts.values()), np.intp)
+        codes[n_words:] += size
+        tf_rows = columns.take(codes, axis=1)
+        idx = np.array(list(counts), np.intp)
         rows = self._table.take(idx, axis=0)
         # [word tf · rows, char tf · rows, word tf² · rows, char tf² · rows]: the dot products per block,
-        # and in the first column of the last two the squared norms.
-        word_sums, char_sums, (word_sq, *_), (char_sq, *_) = (tf_rows @ rows).tolist()
+        # and in the first column of the last two the squared norms (np.dot: less dispatch than @).
+        word_sums, char_sums, (word_sq, *_), (char_sq, *_) = np.dot(tf_rows, rows).tolist()
         sw = 1.0 / math.sqrt(word_sq) if word_sq else 0.0
         sc = 1.0 / math.sqrt(char_sq) if char_sq else 0.0
         exp = math.exp
@@ -214,7 +249,7 @@ class CompiledScorer:
             1.0 / (1.0 + exp(-z)) if (z := b + w * sw + c * sc) > -700.0 else 0.0
             for b, w, c in zip(self.intercept, word_sums[1:], char_sums[1:], strict=True)
         ]
-        return Scored(probabilities, idx, rows, tf, n_words, (sw, sc))
+        return Scored(probabilities, idx, rows, tf_rows, n_words, (sw, sc))
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Same contract as CommentModel.predict_proba (used to check the compilation)."""
@@ -226,9 +261,8 @@ class CompiledScorer:
 
     def top_features(self, scored: Scored, category: int, limit: int = 5) -> list[str]:
         """The readable features that pushed ``category`` up most, best first, without overlaps."""
-        share = scored.rows[:, category + 1] * scored.tf
-        share[: scored.n_words] *= scored.scales[0]
-        share[scored.n_words :] *= scored.scales[1]
+        # Each feature's weight in the score: its tf times its block's 1 / norm (tf is 0 outside its block).
+        share = np.dot(scored.scales, scored.tf_rows[:2]) * scored.rows[:, category + 1]
         # Only features that pushed the category up can explain it, and single characters explain nothing
         # to staff; ties keep the features' order (stable).
         candidates = np.flatnonzero((share > 0) & self._explains[scored.idx])

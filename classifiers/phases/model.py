@@ -104,11 +104,12 @@ def phase(ctx: Context) -> Evidence | None:
         return None
     scored = scorer.score(word_features(ctx.tokens), ctx.normalised.kana)
     probs = scored.probabilities
+    tokens: list[str] = []
     # Explain the category the model is surest of (the first of equals), among those it flags on its own;
     # a comment the model does not flag (most of them) needs no explanation at all.
-    margins = list(map(operator.sub, probs, scorer.cutoffs))
-    best_margin = max(margins)
-    tokens = scorer.top_features(scored, margins.index(best_margin), MODEL_TOKENS) if best_margin >= 0 else []
+    if any(map(operator.ge, probs, scorer.cutoffs)):
+        margins = list(map(operator.sub, probs, scorer.cutoffs))
+        tokens = scorer.top_features(scored, margins.index(max(margins)), MODEL_TOKENS)
     # compose() only reads the thresholds, so the scorer's own dict is handed over without a copy.
     scores = dict(zip(scorer.categories, probs, strict=True))
     return Evidence(scores=scores, thresholds=scorer.thresholds, model_tokens=tokens)

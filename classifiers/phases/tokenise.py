@@ -1,15 +1,17 @@
 """Phase 2: SudachiPy tokens over the normalised text (word boundaries for the rules, features for the model).
 
 The dictionary is loaded once per process on first use. A SudachiPy tokenizer object must not be used by
-two threads at once, so each thread gets its own tokenizer over the shared dictionary (cheap to create).
+two threads at once, so each thread gets its own tokenizer over the shared dictionary (cheap to create),
+and its own MorphemeList that every call of that thread refills instead of allocating a new one.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from typing import NamedTuple
 
-from sudachipy import Dictionary, Morpheme, SplitMode
+from sudachipy import Dictionary, Morpheme, MorphemeList, SplitMode
 from sudachipy import Tokenizer as SudachiTokenizer
 
 from classifiers.phases.context import Context, Evidence
@@ -55,6 +57,7 @@ def _tokenizer() -> SudachiTokenizer:
             if _dictionary is None:
                 _dictionary = Dictionary(dict="core")
             tok = _dictionary.tokenizer(mode=SplitMode.C)
+        _local.morphemes = tok.tokenize("")
         _local.tokenizer = tok
     return tok
 
@@ -64,13 +67,14 @@ def tokenise(text: str) -> list[Token]:
     if not text:
         return []
     tok = _tokenizer()
+    out: MorphemeList = _local.morphemes
     get = _word_info.get
     tokens: list[Token] = []
     append = tokens.append
     for base in range(0, len(text), _CHUNK_CHARS):
         chunk = text[base : base + _CHUNK_CHARS] if len(text) > _CHUNK_CHARS else text
         b = 0  # morphemes tile the input, so each one begins where the previous one ended
-        for m in tok.tokenize(chunk):
+        for m in tok.tokenize(chunk, out=out):
             e = m.end()
             forms = get(m.word_id())
             if forms is None or forms is _OOV:
@@ -88,7 +92,8 @@ def _read_forms(m: Morpheme) -> _Forms:
     if pos is None:
         fields = m.part_of_speech()
         pos = _pos_info[pid] = (fields[0], fields[1] == "固有名詞" and fields[2] == "人名")
-    forms = (m.normalized_form(), m.dictionary_form(), *pos)
+    # Interned: the model's vocabulary keys are too, so its lookups match on identity.
+    forms = (sys.intern(m.normalized_form()), m.dictionary_form(), *pos)
     if len(_word_info) >= _WORD_INFO_MAX:
         _word_info.clear()
     _word_info[m.word_id()] = _OOV if m.is_oov() else forms

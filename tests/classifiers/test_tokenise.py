@@ -67,3 +67,14 @@ def test_person_name_flag() -> None:
     assert not tokens["さん"].person and not tokens["住所"].person
     # The cached forms of a word keep its flag on the next comment too.
     assert next(t for t in tokenise("田中です") if t.surface == "田中").person
+
+
+def test_reused_morpheme_list_leaves_earlier_tokens_intact() -> None:
+    # Each thread refills one MorphemeList: tokens already handed out must not change with the next call.
+    first = tokenise("障害者福祉の相談をした")
+    snapshot = list(first)
+    second = tokenise("2万円を振り込んだ")
+    assert first == snapshot
+    assert [t.surface for t in second] != [t.surface for t in first]
+    assert "".join(t.surface for t in second) == "2万円を振り込んだ"
+    assert tokenise("障害者福祉の相談をした") == snapshot
