@@ -11,7 +11,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import subprocess
+import sys
 import threading
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
@@ -41,6 +44,29 @@ def purge_lock_key(day: str) -> str:
     return f"{{shakyo}}:lock:retention:{day}"
 
 
+# Makes one week's report; returns what it made (None when it ran elsewhere, e.g. in a child process).
+Generate = Callable[[redis.Redis, IsoWeek, Path, OperatingHours, datetime], "GeneratedReport | None"]
+
+
+def generate_here(
+    r: redis.Redis, week: IsoWeek, data_dir: Path, hours: OperatingHours, now: datetime
+) -> GeneratedReport:
+    return generate_report(r, week, data_dir, hours=hours, now=now)
+
+
+def generate_in_child(
+    r: redis.Redis, week: IsoWeek, data_dir: Path, hours: OperatingHours, now: datetime
+) -> None:
+    """Charts and the PDF take seconds of CPU: in a process of their own they never hold up the web
+    process's webhook acknowledgements. The child reads the same settings (environment / .env)."""
+    subprocess.run(
+        [sys.executable, "-m", "service", "report", "--week", str(week)],
+        check=True,
+        timeout=_WORK_LOCK_SECONDS,
+        stdout=subprocess.DEVNULL,
+    )
+
+
 def due_week(now: datetime) -> IsoWeek:
     """The week whose report is due at `now`: last week once Monday 09:00 JST has passed, else the one before."""
     now = as_jst(now)
@@ -56,8 +82,10 @@ class ReportScheduler:
         *,
         hours: OperatingHours = DEFAULT_HOURS,
         retention_days: int = DEFAULT_RETENTION_DAYS,
+        generate: Generate = generate_here,
     ) -> None:
         self._r = r
+        self._generate = generate
         self._data_dir = data_dir
         self._hours = hours
         self._retention_days = retention_days
@@ -74,7 +102,7 @@ class ReportScheduler:
         try:
             if is_recorded(self._r, week):  # finished by another process between our check and the lock
                 return None
-            done = generate_report(self._r, week, self._data_dir, hours=self._hours, now=now)
+            done = self._generate(self._r, week, self._data_dir, self._hours, now)
         except Exception:
             # Let the lock lapse on its own (at most 30 minutes): a retry loop every minute would only
             # repeat the same failure in the log.
@@ -131,5 +159,11 @@ def scheduler_thread(r: redis.Redis, settings: Settings) -> SchedulerThread | No
         return None
     hours = OperatingHours(start=settings.hours_start, end=settings.hours_end)
     return SchedulerThread(
-        ReportScheduler(r, settings.data_dir, hours=hours, retention_days=settings.retention_days)
+        ReportScheduler(
+            r,
+            settings.data_dir,
+            hours=hours,
+            retention_days=settings.retention_days,
+            generate=generate_in_child,
+        )
     )

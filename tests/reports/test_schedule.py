@@ -20,6 +20,7 @@ from service.reports.retention import audit_daily_counts, purge
 from service.reports.schedule import (
     ReportScheduler,
     due_week,
+    generate_in_child,
     purge_lock_key,
     report_lock_key,
     scheduler_thread,
@@ -191,3 +192,19 @@ def test_schedule_can_be_switched_off(
     # Its first tick ran at once (real clock): the daily purge took today's lock, if past 03:00 JST.
     now = datetime.now(JST)
     assert (r.get(purge_lock_key(now.date().isoformat())) is not None) == (now.time() >= time(3, 0))
+
+
+@pytest.mark.slow
+def test_the_service_makes_the_report_in_a_child_process(
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # serve's scheduler: the CPU-heavy charts/PDF run in `shakyo-mod report`, reading the same settings.
+    setup = redis.Redis.from_url(redis_url, decode_responses=True)
+    build_week(setup)
+    monkeypatch.setenv("SHAKYO_REDIS_URL", redis_url)
+    monkeypatch.setenv("SHAKYO_DATA_DIR", str(tmp_path))
+    scheduler = ReportScheduler(setup, tmp_path, generate=generate_in_child)
+    assert scheduler.weekly(MONDAY_0900) is None  # made elsewhere
+    assert [rep["week"] for rep in list_reports(setup)] == ["2026-W48"]
+    assert (tmp_path / "reports" / "2026-W48" / "report.pdf").stat().st_size > 0
+    assert scheduler.weekly(MONDAY_0900 + timedelta(hours=1)) is None and len(list_reports(setup)) == 1
