@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -59,8 +60,10 @@ def generate_in_child(
 ) -> None:
     """Charts and the PDF take seconds of CPU: in a process of their own they never hold up the web
     process's webhook acknowledgements. The child reads the same settings (environment / .env)."""
+    # At low CPU priority too: on a small machine the web process must win the cores.
+    nice = ["nice", "-n", "10"] if shutil.which("nice") else []
     subprocess.run(
-        [sys.executable, "-m", "service", "report", "--week", str(week)],
+        [*nice, sys.executable, "-m", "service", "report", "--week", str(week)],
         check=True,
         timeout=_WORK_LOCK_SECONDS,
         stdout=subprocess.DEVNULL,
