@@ -250,22 +250,19 @@ class Moderation:
         note = note.strip()[:_MAX_NOTE]
         at = time.time() if now is None else now
         ckey, mkey = keys.comment(item_id), mod_key(item_id)
-        with self._r.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    pipe.watch(ckey, mkey)
-                    raw = pipe.hgetall(ckey)
-                    if not raw:
-                        raise ModerationError("指定されたコメントが見つかりません。")
-                    comment = Comment.from_hash(raw)
-                    mod = ModState.from_hash(pipe.hgetall(mkey))
-                    plan = self._plan(comment, mod, decision, role)
-                    pipe.multi()
-                    outcome = self._write(pipe, comment, plan, actor=actor, role=role, note=note, at=at)
-                    pipe.execute()
-                    return outcome
-                except redis.WatchError:
-                    continue
+
+        def run(pipe: redis.client.Pipeline) -> DecisionOutcome:
+            raw = pipe.hgetall(ckey)
+            if not raw:
+                raise ModerationError("指定されたコメントが見つかりません。")
+            comment = Comment.from_hash(raw)
+            mod = ModState.from_hash(pipe.hgetall(mkey))
+            plan = self._plan(comment, mod, decision, role)
+            pipe.multi()
+            return self._write(pipe, comment, plan, actor=actor, role=role, note=note, at=at)
+
+        # WATCH both keys; redis-py re-runs `run` when either changes before EXEC.
+        return self._r.transaction(run, ckey, mkey, value_from_callable=True)
 
     def _plan(self, comment: Comment, mod: ModState, decision: str, role: str) -> _Plan:
         status = comment.status
@@ -380,59 +377,55 @@ class Moderation:
         """
         when = now_jst(at)
         ckey, mkey = keys.comment(item_id), mod_key(item_id)
-        with self._r.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    pipe.watch(ckey, mkey)
-                    raw = pipe.hgetall(ckey)
-                    if not raw:
-                        return False
-                    comment = Comment.from_hash(raw)
-                    mod = ModState.from_hash(pipe.hgetall(mkey))
-                    if (
-                        comment.status != PENDING
-                        or mod.inflight
-                        or mod.meta_hidden
-                        or comment.hidden_on_platform
-                        or not should_auto_hide(
-                            comment.severity_level, when, emergency, hours=hours, min_severity=min_severity
-                        )
-                    ):
-                        return False
-                    request = ActionRequest(
-                        uuid.uuid4().hex, item_id, "hide", "system", "system", when.timestamp()
-                    )
-                    pipe.multi()
-                    pipe.hset(
-                        mkey,
-                        mapping={
-                            "inflight": "hide",
-                            "inflight_request": request.request_id,
-                            "inflight_target": "",  # the status does not change: staff still decide
-                            "inflight_by": "system",
-                        },
-                    )
-                    pipe.xadd(ACTIONS_STREAM, request.to_fields())
-                    self.audit.append(
-                        AuditEntry(
-                            at=when.timestamp(),
-                            actor="system",
-                            role="system",
-                            action="auto_hide_requested",
-                            item_id=item_id,
-                            from_status=PENDING,
-                            to_status=PENDING,
-                            note="緊急モード中のため自動で非表示にします。"
-                            if emergency
-                            else "運用時間外のため自動で非表示にします。",
-                            detail=json.dumps({"request_id": request.request_id}),
-                        ),
-                        pipe=pipe,
-                    )
-                    pipe.execute()
-                    return True
-                except redis.WatchError:
-                    continue
+
+        def run(pipe: redis.client.Pipeline) -> bool:
+            raw = pipe.hgetall(ckey)
+            if not raw:
+                return False
+            comment = Comment.from_hash(raw)
+            mod = ModState.from_hash(pipe.hgetall(mkey))
+            if (
+                comment.status != PENDING
+                or mod.inflight
+                or mod.meta_hidden
+                or comment.hidden_on_platform
+                or not should_auto_hide(
+                    comment.severity_level, when, emergency, hours=hours, min_severity=min_severity
+                )
+            ):
+                return False
+            request = ActionRequest(uuid.uuid4().hex, item_id, "hide", "system", "system", when.timestamp())
+            pipe.multi()
+            pipe.hset(
+                mkey,
+                mapping={
+                    "inflight": "hide",
+                    "inflight_request": request.request_id,
+                    "inflight_target": "",  # the status does not change: staff still decide
+                    "inflight_by": "system",
+                },
+            )
+            pipe.xadd(ACTIONS_STREAM, request.to_fields())
+            self.audit.append(
+                AuditEntry(
+                    at=when.timestamp(),
+                    actor="system",
+                    role="system",
+                    action="auto_hide_requested",
+                    item_id=item_id,
+                    from_status=PENDING,
+                    to_status=PENDING,
+                    note="緊急モード中のため自動で非表示にします。"
+                    if emergency
+                    else "運用時間外のため自動で非表示にします。",
+                    detail=json.dumps({"request_id": request.request_id}),
+                ),
+                pipe=pipe,
+            )
+            return True
+
+        # WATCH both keys; redis-py re-runs `run` when either changes before EXEC.
+        return self._r.transaction(run, ckey, mkey, value_from_callable=True)
 
     def after_flagged(
         self,
@@ -502,24 +495,20 @@ class Moderation:
         at = time.time() if now is None else now
         item = request.item_id
         ckey, mkey = keys.comment(item), mod_key(item)
-        with self._r.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    pipe.watch(ckey, mkey)
-                    raw_mod = pipe.hgetall(mkey)
-                    raw = pipe.hgetall(ckey)
-                    pipe.multi()
-                    if ack is not None:
-                        pipe.xack(*ack)
-                    if raw_mod.get("inflight_request") != request.request_id or not raw:
-                        pipe.execute()
-                        return Comment.from_hash(raw).status if raw else ""
-                    comment = Comment.from_hash(raw)
-                    new_status = self._record(pipe, comment, ModState.from_hash(raw_mod), request, result, at)
-                    pipe.execute()
-                    return new_status
-                except redis.WatchError:
-                    continue
+
+        def run(pipe: redis.client.Pipeline) -> str:
+            raw_mod = pipe.hgetall(mkey)
+            raw = pipe.hgetall(ckey)
+            pipe.multi()
+            if ack is not None:
+                pipe.xack(*ack)
+            if raw_mod.get("inflight_request") != request.request_id or not raw:
+                return Comment.from_hash(raw).status if raw else ""
+            comment = Comment.from_hash(raw)
+            return self._record(pipe, comment, ModState.from_hash(raw_mod), request, result, at)
+
+        # WATCH both keys; redis-py re-runs `run` when either changes before EXEC.
+        return self._r.transaction(run, ckey, mkey, value_from_callable=True)
 
     def _record(
         self,
