@@ -79,6 +79,8 @@ def test_each_category_fires(text: str, category: str) -> None:
     "text",
     [
         "シネマに行きました",
+        "みんなで押しかけようぜ",  # うぜー must not match inside 〜ようぜ
+        "次も頑張ろうぜ！",
         "殺虫剤と殺菌スプレー",
         "申し込みが殺到しています",
         "もう死ねないよ、まだやることがある",
