@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Protocol
 from classifiers.verdict import Match
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from classifiers.phases.normalise import Normalised
     from classifiers.phases.tokenise import Token
 
@@ -29,7 +31,8 @@ class Context:
     original: str
     author: str | None = None  # display name / username, for impersonation
     normalised: Normalised | None = None  # set by the normalise phase
-    tokens: list[Token] = field(default_factory=list)  # set by the tokenise phase
+    # Set by the tokenise phase to a Morphemes, whose Token tuples are only built when a phase reads them.
+    tokens: Sequence[Token] = ()
     evidence: list[Evidence] = field(default_factory=list)
 
 

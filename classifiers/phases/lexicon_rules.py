@@ -15,6 +15,8 @@ rule hit of that category outside the phrase keeps the category open.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from classifiers.lexicon import ALLOW, ENTRY, TERM, CompiledLexicon, Entry, current
 from classifiers.phases.context import Context, Evidence
 from classifiers.phases.normalise import Normalised
@@ -22,7 +24,7 @@ from classifiers.phases.tokenise import Token, tokenise
 from classifiers.verdict import Match
 
 
-def _aligned(start: int, end: int, tokens: list[Token], cache: dict[str, set[int]]) -> bool:
+def _aligned(start: int, end: int, tokens: Sequence[Token], cache: dict[str, set[int]]) -> bool:
     if not cache:
         cache["starts"] = {t.start for t in tokens}
         cache["ends"] = {t.end for t in tokens}
@@ -30,7 +32,7 @@ def _aligned(start: int, end: int, tokens: list[Token], cache: dict[str, set[int
 
 
 def find_matches(
-    norm: Normalised, tokens: list[Token], lexicon: CompiledLexicon | None = None
+    norm: Normalised, tokens: Sequence[Token], lexicon: CompiledLexicon | None = None
 ) -> tuple[list[Match], set[str]]:
     """Return the lexicon matches (spans in the original) and the categories the allow-list clears."""
     lex = lexicon if lexicon is not None else current()

@@ -20,6 +20,7 @@ from typing import Any
 
 from classifiers.config import CONFIG
 from classifiers.phases.context import Context, Evidence
+from classifiers.phases.tokenise import Morphemes
 from classifiers.scorer import CompiledScorer, load_scorer, scorer_path, word_features
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,10 @@ def phase(ctx: Context) -> Evidence | None:
     scorer = _scorer()
     if scorer is None:
         return None
-    scored = scorer.score(word_features(ctx.tokens), ctx.normalised.kana)
+    scored = scorer.score(
+        ctx.tokens.features() if isinstance(ctx.tokens, Morphemes) else word_features(ctx.tokens),
+        ctx.normalised.kana,
+    )
     probs = scored.probabilities
     tokens: list[str] = []
     # Explain the category the model is surest of (the first of equals), among those it flags on its own;

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import NamedTuple
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple, overload
 
 from sudachipy import Dictionary, Morpheme, MorphemeList, SplitMode
 from sudachipy import Tokenizer as SudachiTokenizer
@@ -26,15 +27,16 @@ _local = threading.local()
 # is cached instead.
 _pos_info: dict[int, tuple[str, bool]] = {}
 # Each Morpheme accessor re-reads the dictionary's word record (~0.2 µs apiece), and comments reuse a few
-# thousand words over and over: a dictionary word's (normalized form, dictionary form, POS, person name?)
-# is cached by word id. Out-of-vocabulary morphemes (numbers, emoji, unknown katakana) share word ids and
-# their forms depend on the surface (2万 -> 20000), so their ids map to _OOV and they are read directly.
-# Bounded so odd traffic cannot grow it without limit.
-_Forms = tuple[str, str, str, bool]
-_OOV: _Forms = ("", "", "", False)
+# thousand words over and over: a dictionary word's (normalized form, dictionary form, POS, person name?,
+# model word feature) is cached by word id. Out-of-vocabulary morphemes (numbers, emoji, unknown katakana)
+# share word ids and their forms depend on the surface (2万 -> 20000), so they are never cached and are
+# read directly. Bounded so odd traffic cannot grow it without limit.
+_Forms = tuple[str, str, str, bool, str]
 _word_info: dict[int, _Forms] = {}
 _WORD_INFO_MAX = 200_000
 _new_token = tuple.__new__  # builds a Token without the Python-level NamedTuple.__new__ frame
+# POS whose morphemes are no word feature of the model (whitespace).
+_SKIP_POS = frozenset({"空白"})
 
 
 class Token(NamedTuple):
@@ -62,27 +64,80 @@ def _tokenizer() -> SudachiTokenizer:
     return tok
 
 
-def tokenise(text: str) -> list[Token]:
-    """Split ``text`` into SudachiPy mode-C tokens with their offsets."""
+class Morphemes(Sequence[Token]):
+    """A text's SudachiPy morphemes as parallel lists (end offsets, cached forms), the tokenise phase's output.
+
+    Most comments only need the model's word features, so the per-morpheme Token tuples are built on
+    first use as a sequence (a word-mode lexicon hit, a person-name cue) rather than for every comment.
+    """
+
+    __slots__ = ("_ends", "_forms", "_text", "_tokens")
+
+    def __init__(self, text: str, ends: list[int], forms: list[_Forms]) -> None:
+        self._text = text
+        self._ends = ends  # offsets in ``text``; morphemes tile it, so each starts where the previous ended
+        self._forms = forms
+        self._tokens: list[Token] | None = None
+
+    def features(self) -> list[str]:
+        """The model's word "document": normalized forms, whitespace dropped (see scorer.word_features)."""
+        return [f[4] for f in self._forms if f[4]]
+
+    def tokens(self) -> list[Token]:
+        tokens = self._tokens
+        if tokens is None:
+            text = self._text
+            tokens = []
+            append = tokens.append
+            b = 0
+            for e, (normalized, dictionary, pos, person, _) in zip(self._ends, self._forms, strict=True):
+                append(_new_token(Token, (text[b:e], normalized, dictionary, pos, b, e, person)))
+                b = e
+            self._tokens = tokens
+        return tokens
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def __iter__(self) -> Iterator[Token]:
+        return iter(self.tokens())
+
+    @overload
+    def __getitem__(self, index: int) -> Token: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Token]: ...
+    def __getitem__(self, index: int | slice) -> Token | list[Token]:
+        return self.tokens()[index]
+
+
+def scan(text: str) -> Morphemes:
+    """SudachiPy mode-C morphemes of ``text``: end offsets and cached forms only, no per-morpheme tuple."""
+    ends: list[int] = []
+    forms: list[_Forms] = []
     if not text:
-        return []
+        return Morphemes(text, ends, forms)
     tok = _tokenizer()
     out: MorphemeList = _local.morphemes
     get = _word_info.get
-    tokens: list[Token] = []
-    append = tokens.append
+    add_end = ends.append
+    add_forms = forms.append
     for base in range(0, len(text), _CHUNK_CHARS):
         chunk = text[base : base + _CHUNK_CHARS] if len(text) > _CHUNK_CHARS else text
-        b = 0  # morphemes tile the input, so each one begins where the previous one ended
+        first = len(forms)
         for m in tok.tokenize(chunk, out=out):
-            e = m.end()
-            forms = get(m.word_id())
-            if forms is None or forms is _OOV:
-                forms = _read_forms(m)
-            normalized, dictionary, pos, person = forms
-            append(_new_token(Token, (chunk[b:e], normalized, dictionary, pos, base + b, base + e, person)))
-            b = e
-    return tokens
+            add_end(base + m.end())
+            add_forms(get(m.word_id()))  # type: ignore[arg-type]  # None (not cached) is fixed below
+        if None in forms[first:]:
+            # New or out-of-vocabulary words: read them while ``out`` still holds this chunk's morphemes.
+            for i, f in enumerate(forms[first:], first):
+                if f is None:
+                    forms[i] = _read_forms(out[i - first])
+    return Morphemes(text, ends, forms)
+
+
+def tokenise(text: str) -> list[Token]:
+    """Split ``text`` into SudachiPy mode-C tokens with their offsets."""
+    return scan(text).tokens()
 
 
 def _read_forms(m: Morpheme) -> _Forms:
@@ -93,15 +148,19 @@ def _read_forms(m: Morpheme) -> _Forms:
         fields = m.part_of_speech()
         pos = _pos_info[pid] = (fields[0], fields[1] == "固有名詞" and fields[2] == "人名")
     # Interned: the model's vocabulary keys are too, so its lookups match on identity.
-    forms = (sys.intern(m.normalized_form()), m.dictionary_form(), *pos)
+    normalized = sys.intern(m.normalized_form())
+    feature = "" if pos[0] in _SKIP_POS or not normalized.strip() else normalized.replace(" ", "_")
+    forms = (normalized, m.dictionary_form(), *pos, feature)
+    if m.is_oov():
+        return forms
     if len(_word_info) >= _WORD_INFO_MAX:
         _word_info.clear()
-    _word_info[m.word_id()] = _OOV if m.is_oov() else forms
+    _word_info[m.word_id()] = forms
     return forms
 
 
 def phase(ctx: Context) -> Evidence | None:
     if ctx.normalised is None:
         raise RuntimeError("tokenise phase needs the normalise phase first")
-    ctx.tokens = tokenise(ctx.normalised.text)
+    ctx.tokens = scan(ctx.normalised.text)
     return None

@@ -7,7 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 from classifiers.phases import tokenise as tokenise_module
 from classifiers.phases.context import Context
 from classifiers.phases.normalise import normalise
-from classifiers.phases.tokenise import Token, phase, tokenise
+from classifiers.phases.tokenise import Morphemes, Token, phase, scan, tokenise
+from classifiers.scorer import word_features
 
 
 def test_tokens_cover_text_with_offsets() -> None:
@@ -58,7 +59,9 @@ def test_phase_tokenises_normalised_text() -> None:
     ctx = Context(original="ｼﾈﾏ見た")
     ctx.normalised = normalise(ctx.original)
     assert phase(ctx) is None
+    assert isinstance(ctx.tokens, Morphemes)
     assert ctx.tokens[0].surface == "シネマ"
+    assert ctx.tokens.features()[0] == "シネマ"
 
 
 def test_person_name_flag() -> None:
@@ -78,3 +81,15 @@ def test_reused_morpheme_list_leaves_earlier_tokens_intact() -> None:
     assert [t.surface for t in second] != [t.surface for t in first]
     assert "".join(t.surface for t in second) == "2万円を振り込んだ"
     assert tokenise("障害者福祉の相談をした") == snapshot
+
+
+def test_morphemes_match_tokens_and_word_features() -> None:
+    # scan() keeps only offsets and cached forms; its Token view and its model features must be exactly
+    # what tokenise() and scorer.word_features() give, including unknown words, whitespace and numbers.
+    text = "2万円の ｼﾈﾏ　チケット🎫 ﾎﾟﾁｬｯｺ ok? 田中さん\n" * 3
+    morphemes = scan(text)
+    assert list(morphemes) == tokenise(text)
+    assert len(morphemes) == len(tokenise(text))
+    assert morphemes[-1] == tokenise(text)[-1]
+    assert morphemes.features() == word_features(tokenise(text))
+    assert "" not in morphemes.features()
