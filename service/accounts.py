@@ -247,6 +247,32 @@ def role_of(r: redis.Redis, username: str) -> str:
     return r.hget(user_key(username), "role") or "system"
 
 
+def audit_by(
+    r: redis.Redis,
+    pipe: redis.client.Pipeline,
+    by: str,
+    action: str,
+    when: datetime,
+    *,
+    note: str = "",
+    detail: str = "",
+) -> None:
+    """Audit, inside the caller's transaction, an event that is not about one queue item (accounts,
+    緊急モード, flare-ups), with the role the actor has now."""
+    AuditLog(r).append(
+        AuditEntry(
+            at=when.timestamp(),
+            actor=by,
+            role=role_of(r, by),
+            action=action,
+            item_id="",
+            note=note,
+            detail=detail,
+        ),
+        pipe=pipe,
+    )
+
+
 def _ts(dt: datetime) -> str:
     return repr(dt.timestamp())
 
@@ -456,12 +482,7 @@ class AccountStore:
         return self._dummy_hash
 
     def _audit(self, pipe: redis.client.Pipeline, by: str, action: str, when: datetime, *, note: str) -> None:
-        AuditLog(self._r).append(
-            AuditEntry(
-                at=when.timestamp(), actor=by, role=role_of(self._r, by), action=action, item_id="", note=note
-            ),
-            pipe=pipe,
-        )
+        audit_by(self._r, pipe, by, action, when, note=note)
 
 
 def normalise_username(username: str) -> str:

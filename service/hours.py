@@ -17,8 +17,7 @@ import jpholiday
 import redis
 
 from classifiers.categories import Severity
-from service.accounts import role_of
-from service.audit import AuditEntry, AuditLog
+from service.accounts import audit_by
 
 JST = ZoneInfo("Asia/Tokyo")
 
@@ -196,17 +195,7 @@ class EmergencyMode:
                 return _decode_state(running)
             pipe.multi()
             pipe.hset(EMERGENCY_KEY, mapping={"since": repr(when.timestamp()), "by": by, "reason": reason})
-            AuditLog(self._r).append(
-                AuditEntry(
-                    at=when.timestamp(),
-                    actor=by,
-                    role=role_of(self._r, by),
-                    action="emergency_on",
-                    item_id="",
-                    note=reason,
-                ),
-                pipe=pipe,
-            )
+            audit_by(self._r, pipe, by, "emergency_on", when, note=reason)
             return EmergencyState(since=when, by=by, reason=reason)
 
         return self._r.transaction(start, EMERGENCY_KEY, value_from_callable=True)
@@ -230,17 +219,7 @@ class EmergencyMode:
             pipe.multi()
             pipe.delete(EMERGENCY_KEY)
             pipe.zadd(EMERGENCY_PERIODS_KEY, {json.dumps(period.to_dict(), ensure_ascii=False): start})
-            AuditLog(self._r).append(
-                AuditEntry(
-                    at=when.timestamp(),
-                    actor=by,
-                    role=role_of(self._r, by),
-                    action="emergency_off",
-                    item_id="",
-                    note=data["reason"],
-                ),
-                pipe=pipe,
-            )
+            audit_by(self._r, pipe, by, "emergency_off", when, note=data["reason"])
             return period
 
         return self._r.transaction(end_period, EMERGENCY_KEY, value_from_callable=True)

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import redis
 import requests
 
-from service.accounts import role_of
+from service.accounts import audit_by
 from service.audit import AuditEntry, AuditLog
 from service.hours import JST, as_jst, now_jst
 
@@ -217,18 +217,8 @@ class FlareDetector:
                 flare_key(flare_id),
                 mapping={"acknowledged_by": by, "acknowledged_at": repr(when.timestamp()), "note": note},
             )
-            AuditLog(self._r).append(
-                AuditEntry(
-                    at=when.timestamp(),
-                    actor=by,
-                    role=role_of(self._r, by),
-                    action="flare_acknowledged",
-                    item_id="",
-                    note=note,
-                    detail=json.dumps({"flare_id": flare_id, "post": post}),
-                ),
-                pipe=pipe,
-            )
+            detail = json.dumps({"flare_id": flare_id, "post": post})
+            audit_by(self._r, pipe, by, "flare_acknowledged", when, note=note, detail=detail)
             return flare_id
 
         flare_id = self._r.transaction(close, ACTIVE_KEY, value_from_callable=True)
