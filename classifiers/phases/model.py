@@ -103,17 +103,15 @@ def phase(ctx: Context) -> Evidence | None:
     scorer = _scorer()
     if scorer is None:
         return None
-    scored = scorer.score(
-        ctx.tokens.features() if isinstance(ctx.tokens, Morphemes) else word_features(ctx.tokens),
-        ctx.normalised.kana,
-    )
-    probs = scored.probabilities
+    forms = ctx.tokens.features() if isinstance(ctx.tokens, Morphemes) else word_features(ctx.tokens)
+    kana = ctx.normalised.kana
+    probs = scorer.score(forms, kana)
     tokens: list[str] = []
     # Explain the category the model is surest of (the first of equals), among those it flags on its own;
     # a comment the model does not flag (most of them) needs no explanation at all.
     if any(map(operator.ge, probs, scorer.cutoffs)):
         margins = list(map(operator.sub, probs, scorer.cutoffs))
-        tokens = scorer.top_features(scored, margins.index(max(margins)), MODEL_TOKENS)
+        tokens = scorer.top_features(forms, kana, margins.index(max(margins)), MODEL_TOKENS)
     # compose() only reads the thresholds, so the scorer's own dict is handed over without a copy.
     scores = dict(zip(scorer.categories, probs, strict=True))
     return Evidence(scores=scores, thresholds=scorer.thresholds, model_tokens=tokens)

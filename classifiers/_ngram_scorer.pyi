@@ -1,0 +1,12 @@
+"""Type hints for the compiled classifiers/_ngram_scorer.pyx."""
+
+from typing import Any
+
+class NgramScorer:
+    n_categories: int
+    n_words: int
+    def __init__(
+        self, word_terms: list[str], char_terms: list[str], idf: Any, coef: Any, intercept: list[float]
+    ) -> None: ...
+    def score(self, forms: list[str], kana: str) -> list[float]: ...
+    def contributions(self, forms: list[str], kana: str, category: int) -> list[tuple[int, float]]: ...
