@@ -99,6 +99,19 @@ cdef int _compare_rows(const void* x, const void* y) noexcept nogil:
     return (a > b) - (a < b)
 
 
+cdef struct _Share:
+    double share
+    int32_t row
+
+
+cdef int _compare_shares(const void* x, const void* y) noexcept nogil:
+    cdef const _Share* a = <const _Share*>x
+    cdef const _Share* b = <const _Share*>y
+    if a.share != b.share:
+        return -1 if a.share > b.share else 1
+    return (a.row > b.row) - (a.row < b.row)
+
+
 cdef class NgramScorer:
     """Scores comments given their word forms and kana text; rows are the model's feature rows."""
 
@@ -296,28 +309,41 @@ cdef class NgramScorer:
             out.append(1.0 / (1.0 + exp(-z)) if z > -700.0 else 0.0)
         return out
 
-    def contributions(self, list forms, str kana, int category):
-        """(feature row, its share of ``category``'s score) for every feature that pushed it up."""
+    def pushed(self, list forms, str kana, int category, const unsigned char[::1] eligible):
+        """Rows of the features that pushed ``category``'s score up, most first (ties: lower row first).
+
+        ``eligible[row]`` is 0 for features that cannot explain a verdict (single characters)."""
         if not 0 <= category < self.n_categories:
             raise IndexError(category)
+        if eligible.shape[0] < self._w.shape[0]:
+            raise ValueError("eligible must cover every feature row")
         cdef int32_t* rows
         cdef int32_t* counts
         cdef Py_ssize_t u = self._counted(forms, kana, &rows, &counts)
         cdef double* tf = <double*>malloc((u + 1) * sizeof(double))
+        cdef _Share* shares = <_Share*>malloc((u + 1) * sizeof(_Share))
         cdef double[2] scales
         cdef double share
-        cdef Py_ssize_t i
-        if tf is NULL:
+        cdef Py_ssize_t i, n = 0
+        if tf is NULL or shares is NULL:
             free(rows)
             free(counts)
+            free(tf)
+            free(shares)
             raise MemoryError()
         self._block_scales(rows, counts, u, tf, scales)
-        out = []
         for i in range(u):
+            if not eligible[rows[i]]:
+                continue
             share = tf[i] * scales[0 if rows[i] < self.n_words else 1] * self._w[rows[i], 1 + category]
             if share > 0.0:
-                out.append((rows[i], share))
+                shares[n].share = share
+                shares[n].row = rows[i]
+                n += 1
+        qsort(shares, n, sizeof(_Share), _compare_shares)
+        out = [shares[i].row for i in range(n)]
         free(rows)
         free(counts)
         free(tf)
+        free(shares)
         return out

@@ -137,7 +137,7 @@ class CompiledScorer:
         # Feature row -> readable text for model_tokens (a word bigram loses its joining space); single
         # characters explain nothing to staff.
         self.names = [t.replace(" ", "") for t in chain(parts.word_terms, parts.char_terms)]
-        self._explains = [len(t) >= 2 for t in self.names]
+        self._explains = bytes(len(t) >= 2 for t in self.names)
 
     def score(self, forms: list[str], kana: str) -> list[float]:
         """Each category's probability (``categories`` order) given a comment's word forms and kana text."""
@@ -153,14 +153,10 @@ class CompiledScorer:
 
     def top_features(self, forms: list[str], kana: str, category: int, limit: int = 5) -> list[str]:
         """The readable features that pushed ``category`` up most, best first, without overlaps."""
-        pushed = self._ngrams.contributions(forms, _char_document(kana), category)
-        explains = self._explains
-        # Ties keep the features' row order (sorted is stable).
-        order = sorted((row for row, _ in pushed if explains[row]), key=dict(pushed).__getitem__, reverse=True)
         names = self.names
         chosen: list[str] = []
         folded: list[str] = []  # word features keep katakana, kana grams do not: compare them folded
-        for row in order:
+        for row in self._ngrams.pushed(forms, _char_document(kana), category, self._explains):
             text = names[row]
             key = text.translate(_KATA_TO_HIRA)
             # A gram inside a chosen one (or around it) repeats it.

@@ -15,6 +15,7 @@ from typing import NamedTuple, overload
 from sudachipy import Dictionary, Morpheme, MorphemeList, SplitMode
 from sudachipy import Tokenizer as SudachiTokenizer
 
+from classifiers._morpheme_reader import read_morphemes
 from classifiers.phases.context import Context, Evidence
 
 # SudachiPy refuses input over 49,149 UTF-8 bytes; 12,000 characters stay below that for any script.
@@ -118,21 +119,19 @@ def scan(text: str) -> Morphemes:
         return Morphemes(text, ends, forms)
     tok = _tokenizer()
     out: MorphemeList = _local.morphemes
-    get = _word_info.get
-    add_end = ends.append
-    add_forms = forms.append
     for base in range(0, len(text), _CHUNK_CHARS):
         chunk = text[base : base + _CHUNK_CHARS] if len(text) > _CHUNK_CHARS else text
         first = len(forms)
-        for m in tok.tokenize(chunk, out=out):
-            add_end(base + m.end())
-            add_forms(get(m.word_id()))  # type: ignore[arg-type]  # None (not cached) is fixed below
-        if None in forms[first:]:
-            # New or out-of-vocabulary words: read them while ``out`` still holds this chunk's morphemes.
-            for i, f in enumerate(forms[first:], first):
-                if f is None:
-                    forms[i] = _read_forms(out[i - first])
+        if read_morphemes(tok.tokenize(chunk, out=out), base, ends, forms, _word_info):
+            _fill_misses(out, forms, first)
     return Morphemes(text, ends, forms)
+
+
+def _fill_misses(out: MorphemeList, forms: list[_Forms], first: int) -> None:
+    """Read the forms of new or out-of-vocabulary words while ``out`` still holds their chunk."""
+    for i in range(first, len(forms)):
+        if forms[i] is None:
+            forms[i] = _read_forms(out[i - first])
 
 
 def tokenise(text: str) -> list[Token]:
