@@ -4,7 +4,7 @@
 The hot loop of moderation: the Python version (dict lookups, an automaton, Counter, numpy) spent ~55 µs
 a comment on a few hundred features, mostly in interpreter and numpy call overhead. Here a comment is one
 pass over its word forms (one dict lookup each, for the word's id) and one over its kana text (character
-1-3-grams packed into 64-bit keys, looked up in an open-addressing table), then one sort and one
+1-3-grams packed into 64-bit keys, looked up in an open-addressing table), then one count and one
 multiply-add loop. No state is changed by scoring, so threads may share one scorer.
 """
 
@@ -16,6 +16,7 @@ from cpython.unicode cimport PyUnicode_READ, PyUnicode_KIND, PyUnicode_DATA, PyU
 from libc.math cimport exp, log, sqrt
 from libc.stdint cimport int32_t, int64_t, uint64_t
 from libc.stdlib cimport free, malloc, qsort
+from libc.string cimport memset
 
 import numpy as np
 
@@ -91,12 +92,6 @@ cdef inline uint64_t _char_key(str term):
     else:
         raise ValueError(f"character n-gram of length {n}: {term!r}")
     return (a << 42) | (b << 21) | c
-
-
-cdef int _compare_rows(const void* x, const void* y) noexcept nogil:
-    cdef int32_t a = (<const int32_t*>x)[0]
-    cdef int32_t b = (<const int32_t*>y)[0]
-    return (a > b) - (a < b)
 
 
 cdef struct _Share:
@@ -234,25 +229,39 @@ cdef class NgramScorer:
         return m
 
     cdef Py_ssize_t _counted(self, list forms, str kana, int32_t** rows_out, int32_t** counts_out) except -1:
-        """Distinct feature rows (ascending: word rows first) and their counts; caller frees both."""
+        """Distinct feature rows found (in no particular order) and their counts, counted in a small
+        open-addressing table. Both arrays live in one block: the caller frees ``rows_out[0]`` only."""
         cdef Py_ssize_t cap = 2 * PyList_GET_SIZE(forms) + 3 * PyUnicode_GET_LENGTH(kana) + 1
-        cdef int32_t* rows = <int32_t*>malloc(cap * sizeof(int32_t))
-        cdef int32_t* counts = <int32_t*>malloc(cap * sizeof(int32_t))
-        if rows is NULL or counts is NULL:
-            free(rows)
-            free(counts)
+        cdef Py_ssize_t size = 16
+        while size < 2 * cap:
+            size <<= 1
+        cdef int32_t* block = <int32_t*>malloc((cap + 2 * size) * sizeof(int32_t))
+        if block is NULL:
             raise MemoryError()
-        cdef Py_ssize_t m = self._rows(forms, kana, rows)
-        qsort(rows, m, sizeof(int32_t), _compare_rows)
-        cdef Py_ssize_t i, u = 0
+        cdef int32_t* slots = block + cap
+        cdef int32_t* counts = slots + size
+        memset(slots, 0xFF, size * sizeof(int32_t))  # every slot -1 (empty)
+        cdef Py_ssize_t m = self._rows(forms, kana, block)
+        cdef Py_ssize_t i, h, u = 0
+        cdef uint64_t mask = <uint64_t>(size - 1)
+        cdef int32_t row
         for i in range(m):
-            if u > 0 and rows[u - 1] == rows[i]:
-                counts[u - 1] += 1
+            row = block[i]
+            h = <Py_ssize_t>((<uint64_t>row * <uint64_t>0x9E3779B1) & mask)
+            while slots[h] != -1 and slots[h] != row:
+                h = (h + 1) & <Py_ssize_t>mask
+            if slots[h] == -1:
+                slots[h] = row
+                counts[h] = 1
             else:
-                rows[u] = rows[i]
-                counts[u] = 1
+                counts[h] += 1
+        # Compact to the front: the u-th occupied slot is at or after index u, so nothing unread is overwritten.
+        for h in range(size):
+            if slots[h] != -1:
+                block[u] = slots[h]
+                counts[u] = counts[h]
                 u += 1
-        rows_out[0] = rows
+        rows_out[0] = block
         counts_out[0] = counts
         return u
 
@@ -270,27 +279,18 @@ cdef class NgramScorer:
         scales[0] = 1.0 / sqrt(word_sq) if word_sq > 0.0 else 0.0
         scales[1] = 1.0 / sqrt(char_sq) if char_sq > 0.0 else 0.0
 
-    def score(self, list forms, str kana):
-        """Each category's probability (a list of floats) for a comment's word forms and kana text."""
-        cdef int32_t* rows
-        cdef int32_t* counts
-        cdef Py_ssize_t u = self._counted(forms, kana, &rows, &counts)
-        cdef double* tf = <double*>malloc((u + 1) * sizeof(double))
+    cdef void _probabilities(
+        self, int32_t* rows, Py_ssize_t u, double* tf, double* scales, double* probs
+    ) noexcept:
         cdef double[64] word_dot
         cdef double[64] char_dot
-        cdef double[2] scales
         cdef int k = self.n_categories, c
         cdef Py_ssize_t i
         cdef double z
         cdef const double* w
-        if tf is NULL:
-            free(rows)
-            free(counts)
-            raise MemoryError()
         for c in range(k):
             word_dot[c] = 0.0
             char_dot[c] = 0.0
-        self._block_scales(rows, counts, u, tf, scales)
         for i in range(u):
             w = &self._w[rows[i], 1]
             if rows[i] < self.n_words:
@@ -299,39 +299,21 @@ cdef class NgramScorer:
             else:
                 for c in range(k):
                     char_dot[c] += tf[i] * w[c]
-        free(rows)
-        free(counts)
-        free(tf)
-        out = []
         for c in range(k):
             z = self._intercept[c] + word_dot[c] * scales[0] + char_dot[c] * scales[1]
             # Below -700 exp() overflows; the probability is 0 to double precision anyway.
-            out.append(1.0 / (1.0 + exp(-z)) if z > -700.0 else 0.0)
-        return out
+            probs[c] = 1.0 / (1.0 + exp(-z)) if z > -700.0 else 0.0
 
-    def pushed(self, list forms, str kana, int category, const unsigned char[::1] eligible):
-        """Rows of the features that pushed ``category``'s score up, most first (ties: lower row first).
-
-        ``eligible[row]`` is 0 for features that cannot explain a verdict (single characters)."""
-        if not 0 <= category < self.n_categories:
-            raise IndexError(category)
-        if eligible.shape[0] < self._w.shape[0]:
-            raise ValueError("eligible must cover every feature row")
-        cdef int32_t* rows
-        cdef int32_t* counts
-        cdef Py_ssize_t u = self._counted(forms, kana, &rows, &counts)
-        cdef double* tf = <double*>malloc((u + 1) * sizeof(double))
+    cdef list _ranked(
+        self, int32_t* rows, Py_ssize_t u, double* tf, double* scales, int category,
+        const unsigned char[::1] eligible,
+    ):
+        """Rows of the eligible features that pushed ``category`` up, most first (ties: lower row first)."""
         cdef _Share* shares = <_Share*>malloc((u + 1) * sizeof(_Share))
-        cdef double[2] scales
-        cdef double share
         cdef Py_ssize_t i, n = 0
-        if tf is NULL or shares is NULL:
-            free(rows)
-            free(counts)
-            free(tf)
-            free(shares)
+        cdef double share
+        if shares is NULL:
             raise MemoryError()
-        self._block_scales(rows, counts, u, tf, scales)
         for i in range(u):
             if not eligible[rows[i]]:
                 continue
@@ -342,8 +324,52 @@ cdef class NgramScorer:
                 n += 1
         qsort(shares, n, sizeof(_Share), _compare_shares)
         out = [shares[i].row for i in range(n)]
-        free(rows)
-        free(counts)
-        free(tf)
         free(shares)
         return out
+
+    def judge(self, list forms, str kana, const double[::1] cutoffs, const unsigned char[::1] eligible):
+        """(probabilities, explained category, its ranked feature rows) for one comment.
+
+        The explained category is the one furthest over its cut-off (the first of equals), or -1 when no
+        probability reaches its cut-off; its rows are the eligible features (``eligible[row]`` non-zero)
+        that pushed it up, most first, and empty when there is nothing to explain."""
+        cdef int k = self.n_categories, c, best = -1
+        if cutoffs.shape[0] != k or eligible.shape[0] < self._w.shape[0]:
+            raise ValueError("cutoffs must have one value per category and eligible one per feature row")
+        cdef int32_t* rows
+        cdef int32_t* counts
+        cdef Py_ssize_t u = self._counted(forms, kana, &rows, &counts)
+        cdef double* tf = <double*>malloc((u + 1) * sizeof(double))
+        cdef double[64] probs
+        cdef double[2] scales
+        if tf is NULL:
+            free(rows)
+            raise MemoryError()
+        self._block_scales(rows, counts, u, tf, scales)
+        self._probabilities(rows, u, tf, scales, probs)
+        for c in range(k):
+            if probs[c] >= cutoffs[c] and (best < 0 or probs[c] - cutoffs[c] > probs[best] - cutoffs[best]):
+                best = c
+        try:
+            ranked = self._ranked(rows, u, tf, scales, best, eligible) if best >= 0 else []
+        finally:
+            free(rows)
+            free(tf)
+        return [probs[c] for c in range(k)], best, ranked
+
+    def score(self, list forms, str kana):
+        """Each category's probability (a list of floats) for a comment's word forms and kana text."""
+        cdef int32_t* rows
+        cdef int32_t* counts
+        cdef Py_ssize_t u = self._counted(forms, kana, &rows, &counts)
+        cdef double* tf = <double*>malloc((u + 1) * sizeof(double))
+        cdef double[64] probs
+        cdef double[2] scales
+        if tf is NULL:
+            free(rows)
+            raise MemoryError()
+        self._block_scales(rows, counts, u, tf, scales)
+        self._probabilities(rows, u, tf, scales, probs)
+        free(rows)
+        free(tf)
+        return [probs[c] for c in range(self.n_categories)]

@@ -129,7 +129,6 @@ class CompiledScorer:
             raise ValueError("vocabularies, IDF and coefficients do not fit together")
         self.categories = tuple(parts.categories)
         self.thresholds = {c: float(parts.thresholds[c]) for c in self.categories}
-        self.cutoffs = [self.thresholds[c] for c in self.categories]  # the thresholds in category order
         self.metadata = dict(parts.metadata)
         self._ngrams = NgramScorer(
             list(parts.word_terms), list(parts.char_terms), parts.idf, parts.coef, list(parts.intercept)
@@ -138,6 +137,7 @@ class CompiledScorer:
         # characters explain nothing to staff.
         self.names = [t.replace(" ", "") for t in chain(parts.word_terms, parts.char_terms)]
         self._explains = bytes(len(t) >= 2 for t in self.names)
+        self._cutoffs = np.array([self.thresholds[c] for c in self.categories], dtype=np.float64)
 
     def score(self, forms: list[str], kana: str) -> list[float]:
         """Each category's probability (``categories`` order) given a comment's word forms and kana text."""
@@ -151,12 +151,16 @@ class CompiledScorer:
             out[i] = self.score(word_features(tokenise(norm.text)), norm.kana)
         return out
 
-    def top_features(self, forms: list[str], kana: str, category: int, limit: int = 5) -> list[str]:
-        """The readable features that pushed ``category`` up most, best first, without overlaps."""
+    def judge(self, forms: list[str], kana: str, limit: int = 5) -> tuple[list[float], list[str]]:
+        """Probabilities, and up to ``limit`` readable features that pushed the category furthest over its
+        cut-off up most (best first, without overlaps); no features when nothing reaches a cut-off."""
+        probs, _, ranked = self._ngrams.judge(forms, _char_document(kana), self._cutoffs, self._explains)
+        if not ranked:
+            return probs, []
         names = self.names
         chosen: list[str] = []
         folded: list[str] = []  # word features keep katakana, kana grams do not: compare them folded
-        for row in self._ngrams.pushed(forms, _char_document(kana), category, self._explains):
+        for row in ranked:
             text = names[row]
             key = text.translate(_KATA_TO_HIRA)
             # A gram inside a chosen one (or around it) repeats it.
@@ -166,7 +170,7 @@ class CompiledScorer:
             folded.append(key)
             if len(chosen) == limit:
                 break
-        return chosen
+        return probs, chosen
 
 
 def _char_document(kana: str) -> str:

@@ -11,7 +11,6 @@ so the service's /readyz can say so.
 from __future__ import annotations
 
 import logging
-import operator
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -104,14 +103,11 @@ def phase(ctx: Context) -> Evidence | None:
     if scorer is None:
         return None
     forms = ctx.tokens.features() if isinstance(ctx.tokens, Morphemes) else word_features(ctx.tokens)
-    kana = ctx.normalised.kana
-    probs = scorer.score(forms, kana)
-    tokens: list[str] = []
-    # Explain the category the model is surest of (the first of equals), among those it flags on its own;
-    # a comment the model does not flag (most of them) needs no explanation at all.
-    if any(map(operator.ge, probs, scorer.cutoffs)):
-        margins = list(map(operator.sub, probs, scorer.cutoffs))
-        tokens = scorer.top_features(forms, kana, margins.index(max(margins)), MODEL_TOKENS)
+    # Explained: the category furthest over its cut-off; a comment the model does not flag (most) needs none.
+    probs, tokens = scorer.judge(forms, ctx.normalised.kana, MODEL_TOKENS)
     # compose() only reads the thresholds, so the scorer's own dict is handed over without a copy.
-    scores = dict(zip(scorer.categories, probs, strict=True))
-    return Evidence(scores=scores, thresholds=scorer.thresholds, model_tokens=tokens)
+    return Evidence(
+        scores=dict(zip(scorer.categories, probs, strict=True)),
+        thresholds=scorer.thresholds,
+        model_tokens=tokens,
+    )

@@ -9,6 +9,10 @@
 - eval_evasion.jsonl: toxic comments spelled to dodge filters; recall counts any flagged category.
 - eval_welfare.jsonl: kind, questioning or critical comments a welfare council's page gets, heavy on
   sensitive vocabulary; at most 1 in 50 may be flagged.
+- eval_realvoice.jsonl: 499 comments (40 % toxic) written later by a separate author who never saw the
+  corpus or the other sets, in the voice of crowd-annotated data: insults without swear words, net slang,
+  self-deprecation, teasing, anger at things rather than people, quoted abuse reported in order to oppose
+  it. The closest stand-in we have for the real annotated set.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ REPO = Path(__file__).resolve().parents[2]
 SOCIAL = HELDOUT_DIR / "eval_social.jsonl"
 EVASION = HELDOUT_DIR / "eval_evasion.jsonl"
 WELFARE = HELDOUT_DIR / "eval_welfare.jsonl"
+REALVOICE = HELDOUT_DIR / "eval_realvoice.jsonl"
 # Categories that make up the bulk of real toxic comments, each with a regression floor below what the
 # shipped model reaches (insult 0.83, discrimination 0.85, threat 0.98, illegal 0.90, obscene 0.89).
 CATEGORY_FLOORS = {"insult": 0.78, "discrimination": 0.78, "threat": 0.85, "illegal": 0.80, "obscene": 0.80}
@@ -57,7 +62,7 @@ def test_sets_have_the_agreed_size_and_balance() -> None:
 def test_held_out_texts_are_not_in_the_training_corpus() -> None:
     # Compared after normalisation so a re-spelled copy counts as a copy too.
     corpus = {normalise(r["text"]).kana for r in read_rows(CORPUS_PATH)}
-    for path in (SOCIAL, EVASION, WELFARE):
+    for path in sorted(HELDOUT_DIR.glob("eval_*.jsonl")):
         leaked = [r["text"] for r in read_rows(path) if normalise(r["text"]).kana in corpus]
         assert not leaked, (path.name, leaked[:5])
 
@@ -76,6 +81,13 @@ def test_evasion_recall() -> None:
     rows, predicted = _judge(EVASION)
     missed = [r["text"] for r, p in zip(rows, predicted, strict=True) if not p]
     assert 1 - len(missed) / len(rows) >= 0.95, missed
+
+
+def test_realvoice_toxic_vs_clean() -> None:
+    rows, predicted = _judge(REALVOICE)
+    scores = score_sets([r["labels"] for r in rows], predicted, TEXT_CATEGORIES)
+    assert scores["any"]["f1"] >= 0.82, scores["any"]
+    assert scores["clean_flag_rate"] <= 0.07, scores["clean_flag_rate"]
 
 
 def test_welfare_flag_rate() -> None:
@@ -112,12 +124,12 @@ def test_folds_leave_ordinary_spelling(original: str) -> None:
 def test_model_card_reports_the_held_out_sets() -> None:
     card = (REPO / "models" / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert "## Held-out sets" in card
-    for path in (SOCIAL, EVASION, WELFARE):
+    for path in (SOCIAL, EVASION, WELFARE, REALVOICE):
         assert f"| {path.name} |" in card
 
 
 def test_sets_are_valid_jsonl() -> None:
-    for path in (SOCIAL, EVASION, WELFARE):
+    for path in (SOCIAL, EVASION, WELFARE, REALVOICE):
         for line in path.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
             assert set(row) == {"text", "labels"} and row["text"].strip()
