@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Iterator, Sequence
-from typing import NamedTuple, overload
+from typing import Any, NamedTuple, overload
 
 from sudachipy import Dictionary, Morpheme, MorphemeList, SplitMode
 from sudachipy import Tokenizer as SudachiTokenizer
@@ -29,11 +29,12 @@ _local = threading.local()
 _pos_info: dict[int, tuple[str, bool]] = {}
 # Each Morpheme accessor re-reads the dictionary's word record (~0.2 µs apiece), and comments reuse a few
 # thousand words over and over: a dictionary word's (normalized form, dictionary form, POS, person name?,
-# model word feature) is cached by word id. Out-of-vocabulary morphemes (numbers, emoji, unknown katakana)
-# share word ids and their forms depend on the surface (2万 -> 20000), so they are never cached and are
-# read directly. Bounded so odd traffic cannot grow it without limit.
+# model word feature) is cached by word id. Out-of-vocabulary morphemes (numbers, emoji, unknown katakana,
+# ｗ) share word ids and their forms depend on the surface (2万 -> 20000), so they are cached by surface and
+# POS instead. Both bounded so odd traffic cannot grow them without limit.
 _Forms = tuple[str, str, str, bool, str]
 _word_info: dict[int, _Forms] = {}
+_oov_info: dict[tuple[str, int], _Forms] = {}
 _WORD_INFO_MAX = 200_000
 _new_token = tuple.__new__  # builds a Token without the Python-level NamedTuple.__new__ frame
 # POS whose morphemes are no word feature of the model (whitespace).
@@ -140,8 +141,13 @@ def tokenise(text: str) -> list[Token]:
 
 
 def _read_forms(m: Morpheme) -> _Forms:
-    """A morpheme's forms from the dictionary, remembered by word id unless it is out of vocabulary."""
+    """A morpheme's forms, remembered by word id (or, out of vocabulary, by surface and POS)."""
     pid = m.part_of_speech_id()
+    oov_key = (m.surface(), pid) if m.is_oov() else None
+    if oov_key is not None:
+        known = _oov_info.get(oov_key)
+        if known is not None:
+            return known
     pos = _pos_info.get(pid)
     if pos is None:
         fields = m.part_of_speech()
@@ -150,11 +156,10 @@ def _read_forms(m: Morpheme) -> _Forms:
     normalized = sys.intern(m.normalized_form())
     feature = "" if pos[0] in _SKIP_POS or not normalized.strip() else normalized.replace(" ", "_")
     forms = (normalized, m.dictionary_form(), *pos, feature)
-    if m.is_oov():
-        return forms
-    if len(_word_info) >= _WORD_INFO_MAX:
-        _word_info.clear()
-    _word_info[m.word_id()] = forms
+    cache: dict[Any, _Forms] = _word_info if oov_key is None else _oov_info
+    if len(cache) >= _WORD_INFO_MAX:
+        cache.clear()
+    cache[m.word_id() if oov_key is None else oov_key] = forms
     return forms
 
 
