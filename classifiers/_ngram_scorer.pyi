@@ -7,7 +7,8 @@ class NgramScorer:
     n_words: int
     def __init__(
         self, word_terms: list[str], char_terms: list[str], idf: Any, coef: Any, intercept: list[float]
-    ) -> None: ...
+    ) -> None:
+        """``idf`` and the row-major ``coef`` are buffers of doubles (array('d'), numpy)."""
     def score(self, forms: list[str], kana: str) -> list[float]: ...
     def judge(
         self, forms: list[str], kana: str, cutoffs: Any, eligible: bytes

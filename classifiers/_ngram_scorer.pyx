@@ -8,6 +8,8 @@ pass over its word forms (one dict lookup each, for the word's id) and one over 
 multiply-add loop. No state is changed by scoring, so threads may share one scorer.
 """
 
+from array import array
+
 from cpython.dict cimport PyDict_GetItem
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.long cimport PyLong_AsLong
@@ -17,8 +19,6 @@ from libc.math cimport exp, log, sqrt
 from libc.stdint cimport int32_t, int64_t, uint64_t
 from libc.stdlib cimport free, malloc, qsort
 from libc.string cimport memset
-
-import numpy as np
 
 cdef uint64_t _EMPTY = 0xFFFFFFFFFFFFFFFF
 # Above every code point (0x10FFFF): fills the missing positions of a 1- or 2-gram key.
@@ -128,7 +128,7 @@ cdef class NgramScorer:
     cdef Py_ssize_t _n_word_ids
     cdef _KeyTable _bigrams  # word id pair -> feature row
     cdef _KeyTable _chars  # packed character n-gram -> feature row
-    cdef object _weights  # numpy (n_features, 1 + k): idf², then idf * coef per category
+    cdef object _weights  # array('d') (n_features, 1 + k): idf², then idf * coef per category
     cdef const double[:, ::1] _w
     cdef double[64] _intercept
     cdef readonly int n_categories
@@ -137,13 +137,14 @@ cdef class NgramScorer:
     def __cinit__(self):
         self._unigram_rows = NULL
 
-    def __init__(self, list word_terms, list char_terms, idf, coef, intercept):
+    def __init__(
+        self, list word_terms, list char_terms, const double[::1] idf, const double[::1] coef, intercept
+    ):
+        """``coef`` is the (n_features, n_categories) coefficient matrix, row-major."""
         cdef Py_ssize_t n_words = len(word_terms)
         cdef Py_ssize_t n = n_words + len(char_terms)
-        idf = np.asarray(idf, dtype=np.float64)
-        coef = np.asarray(coef, dtype=np.float64)
         cdef int k = len(intercept)
-        if idf.shape != (n,) or coef.shape != (n, k):
+        if idf.shape[0] != n or coef.shape[0] != n * k:
             raise ValueError("vocabularies, IDF and coefficients do not fit together")
         if k > _MAX_CATEGORIES:
             raise ValueError(f"at most {_MAX_CATEGORIES} categories")
@@ -151,11 +152,15 @@ cdef class NgramScorer:
         self.n_words = n_words
         for c in range(k):
             self._intercept[c] = float(intercept[c])
-        weights = np.empty((n, k + 1), dtype=np.float64)
-        weights[:, 0] = idf * idf
-        weights[:, 1:] = idf[:, None] * coef
+        weights = array("d", bytes(n * (k + 1) * sizeof(double)))
+        cdef double[:, ::1] table = memoryview(weights).cast("B").cast("d", (n, k + 1))
+        cdef Py_ssize_t r
+        for r in range(n):
+            table[r, 0] = idf[r] * idf[r]
+            for c in range(k):
+                table[r, 1 + c] = idf[r] * coef[r * k + c]
         self._weights = weights
-        self._w = weights
+        self._w = table
 
         # Word ids for every form, unigrams first so a unigram's id is small and dense.
         cdef dict ids = {}

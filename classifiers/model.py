@@ -8,7 +8,7 @@ name, judged by ``phases/impersonation.py``), so the model does not cover it.
 sklearn's per-call overhead (two vectorizer transforms and ten predict_proba calls) costs milliseconds per
 comment, and importing it costs ~150 MB, so training also compiles the fitted pipeline into a
 ``CompiledScorer`` (``classifiers/scorer.py``: vocabularies, IDF and coefficient arrays) and writes it
-next to the skops file as a numpy archive; moderation loads only that. It agrees with ``predict_proba``
+next to the skops file as a plain archive; moderation loads only that. It agrees with ``predict_proba``
 to 1e-6 (tested). This module is for training and tooling only.
 
 Artifacts are written with skops, never pickle; loading checks the file's types against an explicit
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import zipfile
+from array import array
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -175,13 +176,18 @@ def scorer_parts(model: CommentModel) -> ScorerParts:
     return ScorerParts(
         word_terms=sorted(words.vocabulary_, key=words.vocabulary_.__getitem__),
         char_terms=sorted(chars.vocabulary_, key=chars.vocabulary_.__getitem__),
-        idf=np.concatenate([np.asarray(words.idf_, np.float64), np.asarray(chars.idf_, np.float64)]),
-        coef=np.vstack(coefs).T,
+        idf=_doubles(np.concatenate([words.idf_, chars.idf_])),
+        coef=_doubles(np.vstack(coefs).T),
         intercept=intercepts,
         categories=list(model.categories_),
         thresholds=dict(model.thresholds_),
         metadata=dict(model.metadata_),
     )
+
+
+def _doubles(values: np.ndarray) -> array[float]:
+    """A numpy array as a flat array('d'), row-major: what the scorer archive stores."""
+    return array("d", np.ascontiguousarray(values, dtype=np.float64).ravel().tolist())
 
 
 def save(model: CommentModel, path: Path) -> None:

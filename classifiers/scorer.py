@@ -1,9 +1,9 @@
 """The comment model reduced to what inference needs: vocabularies, IDF, coefficients, thresholds.
 
 Training (``classifiers/model.py``, scikit-learn) compiles the fitted pipeline into a ``CompiledScorer``
-and writes it next to the skops file as a plain numpy archive (``comment_model.scorer.npz``, read with
-``allow_pickle=False``). The moderation path only imports this module, so a worker never loads
-scikit-learn or SciPy (~150 MB and seconds of start-up). The skops file stays the canonical artifact:
+and writes it next to the skops file as a zip of a JSON manifest and raw arrays (``comment_model.scorer.zip``).
+The moderation path only imports this module, so a worker never loads scikit-learn, SciPy or numpy
+(~170 MB and seconds of start-up). The skops file stays the canonical artifact:
 the archive records the SHA-256 of the skops file it was compiled from, and ``load_scorer`` refuses an
 archive that does not match the skops file beside it.
 
@@ -18,20 +18,26 @@ import hashlib
 import itertools
 import json
 import re
+import sys
+import zipfile
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
-
-import numpy as np
+from typing import Any
 
 from classifiers._ngram_scorer import NgramScorer
 from classifiers.phases.normalise import normalise
 from classifiers.phases.tokenise import Token, tokenise
 
 # Bumped when the archive's layout changes; an archive of another format is refused.
-FORMAT = 1
-SCORER_SUFFIX = ".scorer.npz"
+FORMAT = 2
+SCORER_SUFFIX = ".scorer.zip"
+_MANIFEST = "manifest.json"
+# Binary members: name -> array type code. Stored little-endian; texts as UTF-8 plus lengths in characters.
+_ARRAYS = {"idf": "d", "coef": "d", "word_lengths": "q", "char_lengths": "q"}
+_TEXTS = ("word_text", "char_text")
 
 _WHITE_SPACES = re.compile(r"\s\s+")  # what sklearn's char analyzer folds before making n-grams
 _SKIP_POS = frozenset({"空白"})
@@ -58,12 +64,12 @@ def file_sha256(path: Path) -> str:
 
 @dataclass(frozen=True)
 class ScorerParts:
-    """What a fitted model hands to inference: exactly the arrays the archive holds."""
+    """What a fitted model hands to inference: exactly what the archive holds."""
 
     word_terms: list[str]  # feature rows 0 .. len-1
     char_terms: list[str]  # the rows after them
-    idf: np.ndarray  # (n_features,)
-    coef: np.ndarray  # (n_features, n_categories)
+    idf: array[float]  # (n_features,)
+    coef: array[float]  # (n_features, n_categories), row-major
     intercept: list[float]
     categories: list[str]
     thresholds: dict[str, float]
@@ -73,44 +79,65 @@ class ScorerParts:
         return CompiledScorer(self)
 
     def save(self, path: Path, source: Path) -> None:
-        """Write the archive for the skops file ``source`` (atomically, no pickled objects)."""
-        arrays: dict[str, np.ndarray] = {
-            "format": np.array(FORMAT, dtype=np.int64),
-            "source_sha256": np.array(file_sha256(source)),
-            "metadata": np.array(json.dumps(self.metadata, ensure_ascii=False, sort_keys=True)),
-            "categories": np.array(self.categories, dtype=str),
-            "thresholds": np.array([self.thresholds[c] for c in self.categories], dtype=np.float64),
-            "intercept": np.array(self.intercept, dtype=np.float64),
-            "idf": np.asarray(self.idf, dtype=np.float64),
-            "coef": np.asarray(self.coef, dtype=np.float64),
+        """Write the archive for the skops file ``source`` (atomically).
+
+        A zip of a JSON manifest and raw little-endian arrays: it holds no Python objects at all, and
+        reading it needs neither pickle nor numpy, so a worker that only moderates never imports numpy
+        (~20 MB resident)."""
+        manifest = {
+            "format": FORMAT,
+            "source_sha256": file_sha256(source),
+            "metadata": self.metadata,
+            "categories": self.categories,
+            "thresholds": [self.thresholds[c] for c in self.categories],
+            "intercept": self.intercept,
+            "n_words": len(self.word_terms),
+            "n_chars": len(self.char_terms),
+        }
+        members: dict[str, bytes] = {
+            "idf": _le_bytes(self.idf),
+            "coef": _le_bytes(self.coef),
         }
         for name, terms in (("word", self.word_terms), ("char", self.char_terms)):
-            arrays[f"{name}_text"], arrays[f"{name}_lengths"] = _pack(terms)
+            members[f"{name}_text"] = "".join(terms).encode("utf-8")
+            members[f"{name}_lengths"] = _le_bytes(array("q", map(len, terms)))
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        with tmp.open("wb") as fh:
-            np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as z:
+            z.writestr(_MANIFEST, json.dumps(manifest, ensure_ascii=False, sort_keys=True))
+            for name, data in members.items():
+                z.writestr(name, data)
         tmp.replace(path)
 
 
 def load_scorer(path: Path, source: Path) -> CompiledScorer:
     """Read an archive written by ``ScorerParts.save``; it must match the skops file ``source``."""
-    with np.load(path, allow_pickle=False) as z:
-        if int(z["format"]) != FORMAT:
-            raise ValueError(f"{path}: unknown scorer format {int(z['format'])}")
-        if str(z["source_sha256"]) != file_sha256(source):
-            raise ValueError(f"{path}: compiled from a different model file than {source.name}")
-        categories = z["categories"].tolist()
-        parts = ScorerParts(
-            word_terms=_unpack(z["word_text"], z["word_lengths"]),
-            char_terms=_unpack(z["char_text"], z["char_lengths"]),
-            idf=z["idf"],
-            coef=z["coef"],
-            intercept=z["intercept"].tolist(),
-            categories=categories,
-            thresholds=dict(zip(categories, z["thresholds"].tolist(), strict=True)),
-            metadata=json.loads(str(z["metadata"])),
-        )
+    try:
+        with zipfile.ZipFile(path) as z:
+            manifest = json.loads(z.read(_MANIFEST))
+            if manifest.get("format") != FORMAT:
+                raise ValueError(f"{path}: unknown scorer format {manifest.get('format')!r}")
+            if manifest.get("source_sha256") != file_sha256(source):
+                raise ValueError(f"{path}: compiled from a different model file than {source.name}")
+            arrays = {name: _from_le_bytes(code, z.read(name)) for name, code in _ARRAYS.items()}
+            texts = {name: z.read(name).decode("utf-8") for name in _TEXTS}
+    except zipfile.BadZipFile as exc:
+        raise ValueError(f"{path}: not a scorer archive ({exc})") from exc
+    categories = list(manifest["categories"])
+    word_terms = _unpack(texts["word_text"], arrays["word_lengths"])
+    char_terms = _unpack(texts["char_text"], arrays["char_lengths"])
+    if (len(word_terms), len(char_terms)) != (manifest["n_words"], manifest["n_chars"]):
+        raise ValueError(f"{path}: vocabulary sizes disagree with the manifest")
+    parts = ScorerParts(
+        word_terms=word_terms,
+        char_terms=char_terms,
+        idf=arrays["idf"],
+        coef=arrays["coef"],
+        intercept=[float(b) for b in manifest["intercept"]],
+        categories=categories,
+        thresholds=dict(zip(categories, map(float, manifest["thresholds"]), strict=True)),
+        metadata=dict(manifest["metadata"]),
+    )
     return parts.build()
 
 
@@ -137,18 +164,18 @@ class CompiledScorer:
         # characters explain nothing to staff.
         self.names = [t.replace(" ", "") for t in chain(parts.word_terms, parts.char_terms)]
         self._explains = bytes(len(t) >= 2 for t in self.names)
-        self._cutoffs = np.array([self.thresholds[c] for c in self.categories], dtype=np.float64)
+        self._cutoffs = array("d", (self.thresholds[c] for c in self.categories))
 
     def score(self, forms: list[str], kana: str) -> list[float]:
         """Each category's probability (``categories`` order) given a comment's word forms and kana text."""
         return self._ngrams.score(forms, _char_document(kana))
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Same contract as CommentModel.predict_proba (used to check the compilation)."""
-        out = np.empty((len(texts), len(self.categories)), dtype=np.float64)
-        for i, text in enumerate(texts):
+    def predict_proba(self, texts: Sequence[str]) -> list[list[float]]:
+        """Per text, what CommentModel.predict_proba gives as a row (used to check the compilation)."""
+        out = []
+        for text in texts:
             norm = normalise(text)
-            out[i] = self.score(word_features(tokenise(norm.text)), norm.kana)
+            out.append(self.score(word_features(tokenise(norm.text)), norm.kana))
         return out
 
     def judge(self, forms: list[str], kana: str, limit: int = 5) -> tuple[list[float], list[str]]:
@@ -178,15 +205,25 @@ def _char_document(kana: str) -> str:
     return _WHITE_SPACES.sub(" ", kana) if _WHITE_SPACES.search(kana) else kana
 
 
-def _pack(terms: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Terms as one UTF-8 byte array plus their lengths in characters (a term may hold any character)."""
-    blob = "".join(terms).encode("utf-8")
-    return np.frombuffer(blob, dtype=np.uint8), np.array([len(t) for t in terms], dtype=np.int64)
+def _le_bytes(values: array[Any]) -> bytes:
+    if sys.byteorder == "big":
+        values = array(values.typecode, values)
+        values.byteswap()
+    return values.tobytes()
 
 
-def _unpack(blob: np.ndarray, lengths: np.ndarray) -> list[str]:
-    text = blob.tobytes().decode("utf-8")
-    ends = list(itertools.accumulate(lengths.tolist()))
+def _from_le_bytes(code: str, data: bytes) -> array[Any]:
+    values = array(code)
+    if len(data) % values.itemsize:
+        raise ValueError("array member of a length that is no whole number of items")
+    values.frombytes(data)
+    if sys.byteorder == "big":
+        values.byteswap()
+    return values
+
+
+def _unpack(text: str, lengths: Sequence[int]) -> list[str]:
+    ends = list(itertools.accumulate(lengths))
     if (ends[-1] if ends else 0) != len(text):
         raise ValueError("vocabulary text and lengths disagree")
     return [text[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]

@@ -1,5 +1,5 @@
 """Training, cross-validation and evaluation of the comment model; writes the skops file, its compiled
-scorer (``comment_model.scorer.npz``, what moderation loads) and MODEL_CARD.md.
+scorer (``comment_model.scorer.zip``, what moderation loads) and MODEL_CARD.md.
 
 Honest numbers: every reported figure comes from out-of-fold predictions (5 stratified folds, grouped by
 the corpus template line a row was expanded from), so no comment is ever scored by a model that saw it

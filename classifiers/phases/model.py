@@ -1,7 +1,7 @@
 """Phase 9: the comment model's probability for every text category, with its thresholds.
 
 The model is ``config.CONFIG.model_path`` (``models/comment_model.skops`` in the project); what this phase
-loads, once per process on first use, is its compiled scorer beside it (``comment_model.scorer.npz``,
+loads, once per process on first use, is its compiled scorer beside it (``comment_model.scorer.zip``,
 written by training), so moderation never imports scikit-learn. The archive must have been compiled from
 that very skops file (its SHA-256 is checked). A missing, stale or unreadable file does not stop
 moderation: the rules and detectors still run, the failure is logged once, and ``model_info()`` reports it
