@@ -6,8 +6,15 @@ A hit becomes a Match unless
 - an ``except`` term occurrence overlaps it (殺虫剤 around 殺, 死ねない around 死ね), or
 - it lies inside an allow-listed welfare phrase for its category (部落差別をなくす, 薬物乱用防止).
 
-Clearing: when an allow phrase for a category is present and no rule of that category matched outside
-allowed spans, the category goes into ``Evidence.cleared``. A welfare council's kind posts about 障害,
+A hit that the comment's stance says is no attack (``_stance.py``) is kept at ``MENTION_SCORE``, below the
+flag line, so staff still see it when something else flags the comment:
+- it lies inside a quotation the writer reports in order to oppose it (「国に帰れ」って言われたって泣いてた),
+- it is an illegal, spam or security word in a comment that warns others off (闇バイトに気をつけて),
+- it is a low or medium insult aimed at the writer themself (俺ほんとバカだわ), or
+- it is a low insult among warmth (ばーか！誕生日おめでとう).
+
+Clearing: when an allow phrase for a category is present, or a hit of it was kept as a mention, and no rule
+of that category matched as an attack, the category goes into ``Evidence.cleared``. A welfare council's kind posts about 障害,
 部落差別 or 薬物乱用防止 use exactly the vocabulary the model associates with those categories; the allow
 phrase is positive evidence of the welfare sense, so the model's score alone must not flag them. Any real
 rule hit of that category outside the phrase keeps the category open.
@@ -17,11 +24,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from classifiers.categories import Severity
 from classifiers.lexicon import ALLOW, ENTRY, TERM, CompiledLexicon, Entry, current
+from classifiers.phases._stance import Stance
 from classifiers.phases.context import Context, Evidence
 from classifiers.phases.normalise import Normalised
 from classifiers.phases.tokenise import Token, tokenise
 from classifiers.verdict import Match
+
+# Below compose's flag line (0.5): evidence for staff, never a flag on its own.
+MENTION_SCORE = 0.3
+# Categories whose words a warning names without using them (闇バイト, 簡単に稼げる, 認証コード).
+_WARNED_ABOUT = frozenset({"illegal", "spam", "security"})
 
 
 def _aligned(start: int, end: int, tokens: Sequence[Token], cache: dict[str, set[int]]) -> bool:
@@ -56,9 +70,11 @@ def find_matches(
 
     matches: list[Match] = []
     matched_outside: set[str] = set()
+    mentioned: set[str] = set()
     boundaries: dict[str, set[int]] = {}
-    if hits and not tokens and any(e.mode == "word" for _, _, e in hits):
+    if hits and not tokens:
         tokens = tokenise(norm.text)
+    stance: Stance | None = None  # found on the first hit that survives the checks below
     for start, end, entry in hits:
         if entry.mode == "word" and not _aligned(start, end, tokens, boundaries):
             continue
@@ -68,6 +84,9 @@ def find_matches(
             continue
         if any(a_s <= start and end <= a_e and entry.category in cats for a_s, a_e, cats in allowed):
             continue
+        if stance is None:
+            stance = Stance(norm, lambda s, e: _aligned(s, e, tokens, boundaries))
+        attack = not _mention(entry, start, end, stance)
         o_start, o_end = norm.span(start, end)
         matches.append(
             Match(
@@ -77,14 +96,27 @@ def find_matches(
                 end=o_end,
                 text=norm.original[o_start:o_end],
                 severity=entry.severity,
-                score=1.0,
+                score=1.0 if attack else MENTION_SCORE,
             )
         )
-        matched_outside.add(entry.category)
-    cleared: set[str] = set()
+        (matched_outside if attack else mentioned).add(entry.category)
+    cleared = set(mentioned)
     for _, _, cats in allowed:
         cleared |= cats
     return _dedupe(matches), cleared - matched_outside
+
+
+def _mention(entry: Entry, start: int, end: int, stance: Stance) -> bool:
+    """Whether the hit of ``entry`` at ``[start, end)`` mentions its word rather than attacking with it."""
+    if stance.reported(start, end):
+        return True
+    if entry.category in _WARNED_ABOUT and stance.warns():
+        return True
+    if entry.category != "insult":
+        return False
+    if entry.severity < Severity.HIGH and stance.self_directed(start):
+        return True
+    return entry.severity == Severity.LOW and stance.teasing()
 
 
 def _dedupe(matches: list[Match]) -> list[Match]:
