@@ -23,6 +23,7 @@ _INDEX = PhraseIndex(_PHRASES)
 # A quotation: 「…」, 『…』, “…” or "…" (normalisation keeps all of them; " between two lone letters is
 # dropped as a separator, which leaves nothing to quote anyway).
 _QUOTE_RE = re.compile(r"「([^「」]{1,80})」|『([^『』]{1,80})』|“([^“”]{1,80})”|\"([^\"]{1,80})\"")
+_QUOTE_MARK_RE = re.compile("[「『“\"]")
 # What makes a quotation reported speech: the words right after it say what it is (って言われた, みたいな
 # コメント, という求人, は詐欺).
 _REPORTED_RE = re.compile(
@@ -39,13 +40,18 @@ class Stance:
     def __init__(self, norm: Normalised, aligned: Callable[[int, int], bool]) -> None:
         self._norm = norm
         self._aligned = aligned  # is [start, end) on token boundaries (私 but not 私立)?
-        self._hits: dict[str, list[Hit]] = {}
-        for hit in _INDEX.find(norm.kana):
-            self._hits.setdefault(hit.phrase.group, []).append(hit)
+        self._hits: dict[str, list[Hit]] | None = None  # cue hits by group, found on the first question
         self._quotes: list[tuple[int, int]] | None = None
 
+    def _group(self, group: str) -> list[Hit]:
+        if self._hits is None:
+            self._hits = {}
+            for hit in _INDEX.find(self._norm.kana):
+                self._hits.setdefault(hit.phrase.group, []).append(hit)
+        return self._hits.get(group, [])
+
     def _has(self, group: str) -> bool:
-        return bool(self._hits.get(group))
+        return bool(self._group(group))
 
     def warns(self) -> bool:
         """The writer warns others off (気をつけて, 応募しないで, 子どもにも話した)."""
@@ -53,7 +59,9 @@ class Stance:
 
     def reported(self, start: int, end: int) -> bool:
         """``[start, end)`` lies inside a quotation the writer reports in order to oppose it."""
-        if not (self._has("warn") or self._has("object")):
+        if self._quotes is None and _QUOTE_MARK_RE.search(self._norm.text) is None:
+            self._quotes = []  # no quotation at all: the common case, and no cue lookup needed
+        if self._quotes == [] or not (self._has("warn") or self._has("object")):
             return False
         if self._quotes is None:
             text = self._norm.text
@@ -68,7 +76,7 @@ class Stance:
         """The writer is the only person in the comment and names themself before ``start``."""
         if self._has("other"):
             return False
-        return any(h.end <= start and self._aligned(h.start, h.end) for h in self._hits.get("self", ()))
+        return any(h.end <= start and self._aligned(h.start, h.end) for h in self._group("self"))
 
     def teasing(self) -> bool:
         """Warmth in the comment (おめでとう, 好き, ありがとう) that makes a mild word teasing."""
