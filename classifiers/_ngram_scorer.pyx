@@ -335,7 +335,7 @@ cdef class NgramScorer:
 
     cdef list _ranked(
         self, int32_t* rows, Py_ssize_t u, double* tf, double* scales, int category,
-        const unsigned char[::1] eligible,
+        const unsigned char* eligible,
     ):
         """Rows of the eligible features that pushed ``category`` up, most first (ties: lower row first)."""
         cdef _Share* shares = <_Share*>malloc((u + 1) * sizeof(_Share))
@@ -356,15 +356,10 @@ cdef class NgramScorer:
         free(shares)
         return out
 
-    def judge(self, list forms, str kana, const double[::1] cutoffs, const unsigned char[::1] eligible):
-        """(probabilities, explained category, its ranked feature rows) for one comment.
-
-        The explained category is the one furthest over its cut-off (the first of equals), or -1 when no
-        probability reaches its cut-off; its rows are the eligible features (``eligible[row]`` non-zero)
-        that pushed it up, most first, and empty when there is nothing to explain."""
+    cdef tuple _run(self, list forms, str kana, const double* cutoffs, const unsigned char* eligible):
+        """Probabilities and, given ``cutoffs``, the category furthest over its cut-off (the first of
+        equals; -1 when none reaches it) with its ranked rows (``_ranked``)."""
         cdef int k = self.n_categories, c, best = -1
-        if cutoffs.shape[0] != k or eligible.shape[0] < self._w.shape[0]:
-            raise ValueError("cutoffs must have one value per category and eligible one per feature row")
         cdef int32_t* rows
         cdef int32_t* counts
         cdef Py_ssize_t u = self._counted(forms, kana, &rows, &counts)
@@ -376,9 +371,10 @@ cdef class NgramScorer:
             raise MemoryError()
         self._block_scales(rows, counts, u, tf, scales)
         self._probabilities(rows, u, tf, scales, probs)
-        for c in range(k):
-            if probs[c] >= cutoffs[c] and (best < 0 or probs[c] - cutoffs[c] > probs[best] - cutoffs[best]):
-                best = c
+        if cutoffs is not NULL:
+            for c in range(k):
+                if probs[c] >= cutoffs[c] and (best < 0 or probs[c] - cutoffs[c] > probs[best] - cutoffs[best]):
+                    best = c
         try:
             ranked = self._ranked(rows, u, tf, scales, best, eligible) if best >= 0 else []
         finally:
@@ -386,19 +382,16 @@ cdef class NgramScorer:
             free(tf)
         return [probs[c] for c in range(k)], best, ranked
 
+    def judge(self, list forms, str kana, const double[::1] cutoffs, const unsigned char[::1] eligible):
+        """(probabilities, explained category, its ranked feature rows) for one comment.
+
+        The explained category is the one furthest over its cut-off (the first of equals), or -1 when no
+        probability reaches its cut-off; its rows are the eligible features (``eligible[row]`` non-zero)
+        that pushed it up, most first, and empty when there is nothing to explain."""
+        if cutoffs.shape[0] != self.n_categories or eligible.shape[0] < self._w.shape[0]:
+            raise ValueError("cutoffs must have one value per category and eligible one per feature row")
+        return self._run(forms, kana, &cutoffs[0], &eligible[0])
+
     def score(self, list forms, str kana):
         """Each category's probability (a list of floats) for a comment's word forms and kana text."""
-        cdef int32_t* rows
-        cdef int32_t* counts
-        cdef Py_ssize_t u = self._counted(forms, kana, &rows, &counts)
-        cdef double* tf = <double*>malloc((u + 1) * sizeof(double))
-        cdef double[64] probs
-        cdef double[2] scales
-        if tf is NULL:
-            free(rows)
-            raise MemoryError()
-        self._block_scales(rows, counts, u, tf, scales)
-        self._probabilities(rows, u, tf, scales, probs)
-        free(rows)
-        free(tf)
-        return [probs[c] for c in range(self.n_categories)]
+        return self._run(forms, kana, NULL, NULL)[0]
