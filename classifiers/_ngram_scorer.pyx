@@ -128,8 +128,8 @@ cdef class NgramScorer:
     cdef Py_ssize_t _n_word_ids
     cdef _KeyTable _bigrams  # word id pair -> feature row
     cdef _KeyTable _chars  # packed character n-gram -> feature row
-    cdef object _weights  # array('d') (n_features, 1 + k): idf², then idf * coef per category
-    cdef const double[:, ::1] _w
+    cdef object _weights  # array('f') (n_features, 1 + k): idf², then idf * coef per category
+    cdef const float[:, ::1] _w
     cdef double[64] _intercept
     cdef readonly int n_categories
     cdef readonly Py_ssize_t n_words
@@ -137,10 +137,10 @@ cdef class NgramScorer:
     def __cinit__(self):
         self._unigram_rows = NULL
 
-    def __init__(
-        self, list word_terms, list char_terms, const double[::1] idf, const double[::1] coef, intercept
-    ):
-        """``coef`` is the (n_features, n_categories) coefficient matrix, row-major."""
+    def __init__(self, word_terms, char_terms, const double[::1] idf, const double[::1] coef, intercept):
+        """``word_terms`` and ``char_terms`` are sequences of str; ``coef`` is the (n_features, n_categories)
+        coefficient matrix, row-major. Weights are kept as float32: half the memory traffic of the lookups,
+        and still within 1e-6 of scikit-learn's probabilities (the sums are done in double)."""
         cdef Py_ssize_t n_words = len(word_terms)
         cdef Py_ssize_t n = n_words + len(char_terms)
         cdef int k = len(intercept)
@@ -152,8 +152,8 @@ cdef class NgramScorer:
         self.n_words = n_words
         for c in range(k):
             self._intercept[c] = float(intercept[c])
-        weights = array("d", bytes(n * (k + 1) * sizeof(double)))
-        cdef double[:, ::1] table = memoryview(weights).cast("B").cast("d", (n, k + 1))
+        weights = array("f", bytes(n * (k + 1) * sizeof(float)))
+        cdef float[:, ::1] table = memoryview(weights).cast("B").cast("f", (n, k + 1))
         cdef Py_ssize_t r
         for r in range(n):
             table[r, 0] = idf[r] * idf[r]
@@ -316,7 +316,7 @@ cdef class NgramScorer:
         cdef int k = self.n_categories, c
         cdef Py_ssize_t i
         cdef double z
-        cdef const double* w
+        cdef const float* w
         for c in range(k):
             word_dot[c] = 0.0
             char_dot[c] = 0.0

@@ -36,7 +36,7 @@ from sklearn.pipeline import Pipeline
 from classifiers.categories import CATEGORY_NAMES
 from classifiers.phases.normalise import normalise
 from classifiers.phases.tokenise import tokenise
-from classifiers.scorer import CompiledScorer, ScorerParts, scorer_path, word_features
+from classifiers.scorer import CompiledScorer, ScorerParts, Vocabulary, scorer_path, word_features
 
 # Every category the text can show; impersonation depends on the author's name only.
 TEXT_CATEGORIES: tuple[str, ...] = tuple(c for c in CATEGORY_NAMES if c != "impersonation")
@@ -174,8 +174,8 @@ def scorer_parts(model: CommentModel) -> ScorerParts:
         intercepts.append(float(est.intercept_[0]))
     (_, words), (_, chars) = _vectorizers(model.pipeline_)
     return ScorerParts(
-        word_terms=sorted(words.vocabulary_, key=words.vocabulary_.__getitem__),
-        char_terms=sorted(chars.vocabulary_, key=chars.vocabulary_.__getitem__),
+        word_terms=Vocabulary.of(sorted(words.vocabulary_, key=words.vocabulary_.__getitem__)),
+        char_terms=Vocabulary.of(sorted(chars.vocabulary_, key=chars.vocabulary_.__getitem__)),
         idf=_doubles(np.concatenate([words.idf_, chars.idf_])),
         coef=_doubles(np.vstack(coefs).T),
         intercept=intercepts,
