@@ -30,7 +30,11 @@ _INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u2061\u2062\u
 # ま◯こ) are not separators; they fold to 〇 below and the lexicon spells those forms out.
 _SEPARATORS = " \t\r\n\u00a0.・,、。_\\-‐‑‒–—―/|*+'\"`^:;=·•∙☆★✩✪✫✬✭✮✯✰✦✧♡♥❤♪♫♬♩◆◇■□▲△▼▽◎※†‡§¤♂♀✓✔✕✖✗✘!?"
 _EMOJI_RANGES = "\U0001f300-\U0001f5ff\U0001f600-\U0001f64f\U0001f680-\U0001f6ff\U0001f900-\U0001faff"
-_SEP_RUN_RE = re.compile("[" + re.escape(_SEPARATORS) + _EMOJI_RANGES + "]+")
+_SEP_CLASS = "[" + re.escape(_SEPARATORS) + _EMOJI_RANGES + "]"
+_SEP_RUN_RE = re.compile(_SEP_CLASS + "+")
+# A lone letter: one character with a separator (or an end of the text) on both sides. Every removable
+# separator run touches one, and most comments have none, so this one scan spares them the run loop.
+_LONE_RE = re.compile("(?:^|(?<=" + _SEP_CLASS + "))[^" + _SEP_CLASS[1:-1] + "](?:" + _SEP_CLASS + "|$)")
 
 _LONG_MARKS = "ー〜~"
 # Long vowels: a run of two or more marks is always a stretch (ばーーか, バーーカ, しねーー); one mark after
@@ -42,7 +46,10 @@ _LONG_MARKS = "ー〜~"
 _STRETCH_RE = re.compile(
     r"[ー〜~]{2,}|(?<=[ぁ-ゖ])[ー〜~]|(?<=[ァ-ヺ])[〜~]|(?P<rep>[^0-9w])(?P=rep){2,}|(?P<tsu>[っッ])(?P=tsu)+"
 )
-_STRETCH_HINT_RE = re.compile(r"[ー〜~]|(.)\1\1|[っッ][っッ]|[ぁ-ゖァ-ヺ][ぁぃぅぇぉァィゥェォ]")
+# Cheap necessary conditions for an edit: a mark or small kana at all (one set scan), or a character three
+# times in a row (a backreference is slow in an alternation, so it is its own scan).
+_STRETCH_HINT_RE = re.compile("[ー〜~っッぁぃぅぇぉァィゥェォ]")
+_TRIPLE_RE = re.compile(r"(.)\1\1")
 
 # A small vowel repeating the vowel of the kana before it stretches that kana (ばぁか, しぃね, ざぁこ, ｷﾓｫ);
 # a different vowel is spelling (ファン, ティー, ウィ) and is kept.
@@ -75,6 +82,7 @@ _SUBSTITUTION_HINT_RE = re.compile("[氏市師詩4][ねぬん]|タヒ|たひ")
 # no kanji follows (人口, 口座, 入口 and 口コミ keep their kanji). Letter masks (○ ◯ ●) all become 〇.
 _LOOKALIKE_RE = re.compile(r"(?<=[ァ-ヺー])[口工二卜夕](?![\u3400-\u4dbf\u4e00-\u9fff々])|[○◯●⚪⚫]")
 _LOOKALIKE = {"口": "ロ", "工": "エ", "二": "ニ", "卜": "ト", "夕": "タ"}
+_LOOKALIKE_HINT_RE = re.compile("[口工二卜夕○◯●⚪⚫]")  # one set scan instead of a lookbehind per position
 
 # Characters the fast path cannot pass through 1:1: invisibles, format controls, combining marks,
 # variation selectors, voiced marks, surrogates and private use. Text without them that is already NFKC
@@ -223,6 +231,8 @@ def _separator_edits(text: str) -> list[tuple[int, int, str]]:
     ASCII characters both sides must be lone letters (b a k a), so English text keeps its spaces and
     numbers keep theirs.
     """
+    if _LONE_RE.search(text) is None:
+        return []
     runs = [(m.start(), m.end()) for m in _SEP_RUN_RE.finditer(text)]
     edits: list[tuple[int, int, str]] = []
     n = len(text)
@@ -243,7 +253,7 @@ def _separator_edits(text: str) -> list[tuple[int, int, str]]:
 
 
 def _stretch_edits(text: str) -> list[tuple[int, int, str]]:
-    if _STRETCH_HINT_RE.search(text) is None:
+    if _STRETCH_HINT_RE.search(text) is None and _TRIPLE_RE.search(text) is None:
         return []
     edits: list[tuple[int, int, str]] = []
     for m in _STRETCH_RE.finditer(text):
@@ -260,6 +270,8 @@ def _substitution_edits(text: str) -> list[tuple[int, int, str]]:
     edits: list[tuple[int, int, str]] = []
     if _SUBSTITUTION_HINT_RE.search(text) is not None:
         edits = [(m.start(), m.end(), "死") for m in _SUBSTITUTIONS_RE.finditer(text)]
+    if _LOOKALIKE_HINT_RE.search(text) is None:
+        return edits
     lookalikes = [(m.start(), m.end(), _LOOKALIKE.get(m.group(), "〇")) for m in _LOOKALIKE_RE.finditer(text)]
     if lookalikes:
         edits = sorted(edits + lookalikes)
