@@ -205,7 +205,8 @@ class CompiledLexicon:
     version: str
     entries: tuple[Entry, ...]
     allow: tuple[AllowPhrase, ...]
-    # key -> tuple of (kind, index): index into entries/allow, or the term itself for TERM
+    # key -> (key length, tuple of (kind, index), whether any is no TERM): index into entries/allow, or the
+    # term itself for TERM. The flag lets a comment whose hits are all terms (して, 募集) be passed over at once.
     automaton: ahocorasick.Automaton
 
 
@@ -239,7 +240,7 @@ def compile_lexicon(version: str, entries: list[Entry], allow: list[AllowPhrase]
         payloads.setdefault(_key(a.phrase), []).append((ALLOW, i))
     automaton = ahocorasick.Automaton()
     for key, values in payloads.items():
-        automaton.add_word(key, (len(key), tuple(values)))
+        automaton.add_word(key, (len(key), tuple(values), any(kind != TERM for kind, _ in values)))
     automaton.make_automaton()
     return CompiledLexicon(version, tuple(entries), tuple(allow), automaton)
 

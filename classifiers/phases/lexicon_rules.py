@@ -23,6 +23,7 @@ rule hit of that category outside the phrase keeps the category open.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 
 from classifiers.categories import Severity
 from classifiers.lexicon import ALLOW, ENTRY, TERM, CompiledLexicon, Entry, current
@@ -34,6 +35,8 @@ from classifiers.verdict import Match
 
 # Below compose's flag line (0.5): evidence for staff, never a flag on its own.
 MENTION_SCORE = 0.3
+# An automaton hit is (end, (length, payload, not only terms)).
+_VALUE, _NOT_ONLY_TERMS = itemgetter(1), itemgetter(2)
 # Categories whose words a warning names without using them (闇バイト, 簡単に稼げる, 認証コード).
 _WARNED_ABOUT = frozenset({"illegal", "spam", "security"})
 
@@ -53,11 +56,15 @@ def find_matches(
     kana = norm.kana
     if not kana:
         return [], set()
+    found = list(lex.automaton.iter(kana))
+    # Requires/except terms (して, 募集, 即日) are common; without an entry or allow phrase they mean nothing.
+    if not any(map(_NOT_ONLY_TERMS, map(_VALUE, found))):
+        return [], set()
     hits: list[tuple[int, int, Entry]] = []
     terms: dict[str, list[tuple[int, int]]] = {}
     allowed: list[tuple[int, int, frozenset[str]]] = []
     entries = lex.entries
-    for last, (length, payload) in lex.automaton.iter(kana):
+    for last, (length, payload, _) in found:
         end = last + 1
         start = end - length
         for kind, ref in payload:
