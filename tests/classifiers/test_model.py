@@ -16,7 +16,7 @@ from sklearn.preprocessing import FunctionTransformer
 from classifiers import moderate
 from classifiers.model import TEXT_CATEGORIES, CommentModel, export_scorer, labels_matrix, load, save
 from classifiers.phases import model as model_phase
-from classifiers.scorer import load_scorer, scorer_path
+from classifiers.scorer import Vocabulary, load_scorer, scorer_path
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = REPO / "classifiers" / "data" / "corpus.jsonl"
@@ -103,17 +103,30 @@ def test_archive_of_another_model_file_is_refused(fitted: CommentModel, tmp_path
     assert "different model file" in info["error"]
 
 
-def test_moderation_never_imports_sklearn() -> None:
+def test_moderation_never_imports_sklearn_or_numpy() -> None:
     code = (
         "import sys\n"
         "from classifiers import moderate\n"
         "from classifiers.phases import model\n"
         "assert moderate('受け子募集 日当5万 テレグラムで連絡ください').flagged\n"
         "assert model.model_info()['loaded']\n"
-        "print(sorted(m for m in ('sklearn', 'scipy', 'skops') if m in sys.modules))\n"
+        "print(sorted(m for m in ('sklearn', 'scipy', 'skops', 'numpy') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_vocabulary_is_one_string_with_offsets() -> None:
+    terms = ["あ", "ばか", "死ね よ", "", "😊w"]
+    vocab = Vocabulary.of(terms)
+    assert list(vocab) == terms and len(vocab) == 5
+    assert [vocab[i] for i in range(-5, 5)] == terms + terms
+    assert vocab[1:4] == terms[1:4]
+    assert Vocabulary(vocab.text, vocab.lengths())[2] == "死ね よ"
+    with pytest.raises(IndexError):
+        vocab[5]
+    with pytest.raises(ValueError, match="disagree"):
+        Vocabulary("ab", [1])
 
 
 def test_skops_round_trip_with_trusted_types(fitted: CommentModel, tmp_path: Path) -> None:
