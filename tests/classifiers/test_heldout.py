@@ -17,6 +17,10 @@
   in the voice of a crowd-annotated scrape (X replies, YouTube, news comment sections; a quarter of them 40-140
   characters). Scored before anything was tuned (toxic-vs-clean F1 0.918, then 0.931 with the wider corpus);
   its false positives were read once afterwards, for stance cues and welfare allow phrases.
+- eval_welfare_page.jsonl: 467 more comments a welfare council's page gets (elderly users typing in hiragana,
+  山口弁, long personal stories, warnings that quote abuse or scams), by another separate author; all must
+  pass. Scored first at 9 of 467 flagged (1.9 %); those nine were read to widen the stance cues, the welfare
+  allow phrases and three lexicon exceptions.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ EVASION = HELDOUT_DIR / "eval_evasion.jsonl"
 WELFARE = HELDOUT_DIR / "eval_welfare.jsonl"
 REALVOICE = HELDOUT_DIR / "eval_realvoice.jsonl"
 CROWD = HELDOUT_DIR / "eval_crowd.jsonl"
+WELFARE_PAGE = HELDOUT_DIR / "eval_welfare_page.jsonl"
 # Categories that make up the bulk of real toxic comments, each with a regression floor below what the
 # shipped model reaches (insult 0.83, discrimination 0.85, threat 0.98, illegal 0.90, obscene 0.89).
 CATEGORY_FLOORS = {"insult": 0.78, "discrimination": 0.78, "threat": 0.85, "illegal": 0.80, "obscene": 0.80}
@@ -96,8 +101,9 @@ def test_real_voice_toxic_vs_clean(path: Path) -> None:
     assert scores["clean_flag_rate"] <= 0.07, scores["clean_flag_rate"]
 
 
-def test_welfare_flag_rate() -> None:
-    rows, predicted = _judge(WELFARE)
+@pytest.mark.parametrize("path", [WELFARE, WELFARE_PAGE], ids=lambda p: p.name)
+def test_welfare_flag_rate(path: Path) -> None:
+    rows, predicted = _judge(path)
     flagged = [(r["text"], p) for r, p in zip(rows, predicted, strict=True) if p]
     assert len(flagged) / len(rows) <= 0.02, flagged
 
@@ -130,12 +136,12 @@ def test_folds_leave_ordinary_spelling(original: str) -> None:
 def test_model_card_reports_the_held_out_sets() -> None:
     card = (REPO / "models" / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert "## Held-out sets" in card
-    for path in (SOCIAL, EVASION, WELFARE, REALVOICE, CROWD):
+    for path in (SOCIAL, EVASION, WELFARE, REALVOICE, CROWD, WELFARE_PAGE):
         assert f"| {path.name} |" in card
 
 
 def test_sets_are_valid_jsonl() -> None:
-    for path in (SOCIAL, EVASION, WELFARE, REALVOICE, CROWD):
+    for path in (SOCIAL, EVASION, WELFARE, REALVOICE, CROWD, WELFARE_PAGE):
         for line in path.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
             assert set(row) == {"text", "labels"} and row["text"].strip()
