@@ -17,6 +17,9 @@
   in the voice of a crowd-annotated scrape (X replies, YouTube, news comment sections; a quarter of them 40-140
   characters). Scored before anything was tuned (toxic-vs-clean F1 0.918, then 0.931 with the wider corpus);
   its false positives were read once afterwards, for stance cues and welfare allow phrases.
+- eval_evasion2.jsonl: 340 toxic comments with evasions inside whole sentences (ｸﾞｽﾞ, ○ね, ﾄｸﾃｲ完了, 5美), by a
+  separate author. Scored first at recall 0.89; its misses were then read to add kana spellings and masks to
+  the lexicon, so it is a development set now.
 - eval_welfare_page.jsonl: 467 more comments a welfare council's page gets (elderly users typing in hiragana,
   山口弁, long personal stories, warnings that quote abuse or scams), by another separate author; all must
   pass. Scored first at 9 of 467 flagged (1.9 %); those nine were read to widen the stance cues, the welfare
@@ -43,6 +46,7 @@ WELFARE = HELDOUT_DIR / "eval_welfare.jsonl"
 REALVOICE = HELDOUT_DIR / "eval_realvoice.jsonl"
 CROWD = HELDOUT_DIR / "eval_crowd.jsonl"
 WELFARE_PAGE = HELDOUT_DIR / "eval_welfare_page.jsonl"
+EVASION2 = HELDOUT_DIR / "eval_evasion2.jsonl"
 # Categories that make up the bulk of real toxic comments, each with a regression floor below what the
 # shipped model reaches (insult 0.83, discrimination 0.85, threat 0.98, illegal 0.90, obscene 0.89).
 CATEGORY_FLOORS = {"insult": 0.78, "discrimination": 0.78, "threat": 0.85, "illegal": 0.80, "obscene": 0.80}
@@ -87,10 +91,11 @@ def test_social_main_categories(social: dict[str, Any], category: str, floor: fl
     assert social["per_category"][category]["f1"] >= floor, social["per_category"][category]
 
 
-def test_evasion_recall() -> None:
-    rows, predicted = _judge(EVASION)
+@pytest.mark.parametrize(("path", "floor"), [(EVASION, 0.95), (EVASION2, 0.92)], ids=["evasion", "evasion2"])
+def test_evasion_recall(path: Path, floor: float) -> None:
+    rows, predicted = _judge(path)
     missed = [r["text"] for r, p in zip(rows, predicted, strict=True) if not p]
-    assert 1 - len(missed) / len(rows) >= 0.95, missed
+    assert 1 - len(missed) / len(rows) >= floor, missed
 
 
 @pytest.mark.parametrize("path", [REALVOICE, CROWD], ids=lambda p: p.name)
@@ -136,12 +141,12 @@ def test_folds_leave_ordinary_spelling(original: str) -> None:
 def test_model_card_reports_the_held_out_sets() -> None:
     card = (REPO / "models" / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert "## Held-out sets" in card
-    for path in (SOCIAL, EVASION, WELFARE, REALVOICE, CROWD, WELFARE_PAGE):
+    for path in (SOCIAL, EVASION, WELFARE, REALVOICE, CROWD, WELFARE_PAGE, EVASION2):
         assert f"| {path.name} |" in card
 
 
 def test_sets_are_valid_jsonl() -> None:
-    for path in (SOCIAL, EVASION, WELFARE, REALVOICE, CROWD, WELFARE_PAGE):
+    for path in (SOCIAL, EVASION, WELFARE, REALVOICE, CROWD, WELFARE_PAGE, EVASION2):
         for line in path.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
             assert set(row) == {"text", "labels"} and row["text"].strip()
