@@ -187,7 +187,7 @@ def scorer_parts(model: CommentModel) -> ScorerParts:
 
 def _doubles(values: np.ndarray) -> array[float]:
     """A numpy array as a flat array('d'), row-major: what the scorer archive stores."""
-    return array("d", np.ascontiguousarray(values, dtype=np.float64).ravel().tolist())
+    return array("d", np.ascontiguousarray(values, dtype=np.float64).tobytes())
 
 
 def save(model: CommentModel, path: Path) -> None:

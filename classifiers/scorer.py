@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
-from typing import Any, overload
+from typing import overload
 
 from classifiers._ngram_scorer import NgramScorer
 from classifiers.phases.normalise import normalise
@@ -146,12 +146,12 @@ class ScorerParts:
             "n_chars": len(self.char_terms),
         }
         members: dict[str, bytes] = {
-            "idf": _le_bytes(array("d", memoryview(self.idf).cast("B").cast("d"))),
-            "coef": _le_bytes(array("d", memoryview(self.coef).cast("B").cast("d"))),
+            "idf": _le_bytes("d", self.idf),
+            "coef": _le_bytes("d", self.coef),
         }
         for name, terms in (("word", self.word_terms), ("char", self.char_terms)):
             members[f"{name}_text"] = terms.text.encode("utf-8")
-            members[f"{name}_lengths"] = _le_bytes(terms.lengths())
+            members[f"{name}_lengths"] = _le_bytes("q", terms.lengths())
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as z:
@@ -259,11 +259,14 @@ def _char_document(kana: str) -> str:
     return _WHITE_SPACES.sub(" ", kana) if _WHITE_SPACES.search(kana) else kana
 
 
-def _le_bytes(values: array[Any]) -> bytes:
-    if sys.byteorder == "big":
-        values = array(values.typecode, values)
-        values.byteswap()
-    return values.tobytes()
+def _le_bytes(code: str, values: Buffer) -> bytes:
+    """``values`` (items of array type ``code``) as little-endian bytes."""
+    data = memoryview(values).cast("B")
+    if sys.byteorder == "little":
+        return data.tobytes()
+    swapped = array(code, data.tobytes())
+    swapped.byteswap()
+    return swapped.tobytes()
 
 
 def _from_le_bytes(code: str, data: bytes) -> Buffer:

@@ -17,12 +17,11 @@ from collections.abc import Callable
 from classifiers.phases._detect import Hit, PhraseIndex, load_phrases
 from classifiers.phases.normalise import Normalised
 
-_PHRASES = load_phrases("stance")
-_INDEX = PhraseIndex(_PHRASES)
+_INDEX = PhraseIndex(load_phrases("stance"))
 
 # A quotation: 「…」, 『…』, “…” or "…" (normalisation keeps all of them; " between two lone letters is
 # dropped as a separator, which leaves nothing to quote anyway).
-_QUOTE_RE = re.compile(r"「([^「」]{1,80})」|『([^『』]{1,80})』|“([^“”]{1,80})”|\"([^\"]{1,80})\"")
+_QUOTE_RE = re.compile(r"「[^「」]{1,80}」|『[^『』]{1,80}』|“[^“”]{1,80}”|\"[^\"]{1,80}\"")
 _QUOTE_MARK_RE = re.compile("[「『“\"]")
 # What makes a quotation reported speech: the words right after it say what it is (って言われた, みたいな
 # コメント, という求人, は詐欺).
@@ -59,18 +58,20 @@ class Stance:
 
     def reported(self, start: int, end: int) -> bool:
         """``[start, end)`` lies inside a quotation the writer reports in order to oppose it."""
-        if self._quotes is None and _QUOTE_MARK_RE.search(self._norm.text) is None:
-            self._quotes = []  # no quotation at all: the common case, and no cue lookup needed
-        if self._quotes == [] or not (self._has("warn") or self._has("object")):
-            return False
         if self._quotes is None:
-            text = self._norm.text
-            self._quotes = [
-                (m.start() + 1, m.end() - 1)
-                for m in _QUOTE_RE.finditer(text)
-                if _REPORTED_RE.match(text, m.end()) is not None
-            ]
+            self._quotes = self._reported_quotes()
         return any(q_start <= start and end <= q_end for q_start, q_end in self._quotes)
+
+    def _reported_quotes(self) -> list[tuple[int, int]]:
+        text = self._norm.text
+        # Most comments quote nothing: one scan spares them the cue lookup.
+        if _QUOTE_MARK_RE.search(text) is None or not (self._has("warn") or self._has("object")):
+            return []
+        return [
+            (m.start() + 1, m.end() - 1)
+            for m in _QUOTE_RE.finditer(text)
+            if _REPORTED_RE.match(text, m.end()) is not None
+        ]
 
     def self_directed(self, start: int) -> bool:
         """The writer is the only person in the comment and names themself before ``start``."""
@@ -81,4 +82,3 @@ class Stance:
     def teasing(self) -> bool:
         """Warmth in the comment (おめでとう, 好き, ありがとう) that makes a mild word teasing."""
         return self._has("affection")
-

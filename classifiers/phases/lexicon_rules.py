@@ -79,11 +79,17 @@ def find_matches(
     matched_outside: set[str] = set()
     mentioned: set[str] = set()
     boundaries: dict[str, set[int]] = {}
-    if hits and not tokens:
-        tokens = tokenise(norm.text)
+
+    def aligned(start: int, end: int) -> bool:
+        # A caller without the tokenise phase's tokens gets them here, and only when a check needs them.
+        nonlocal tokens
+        if not tokens:
+            tokens = tokenise(norm.text)
+        return _aligned(start, end, tokens, boundaries)
+
     stance: Stance | None = None  # found on the first hit that survives the checks below
     for start, end, entry in hits:
-        if entry.mode == "word" and not _aligned(start, end, tokens, boundaries):
+        if entry.mode == "word" and not aligned(start, end):
             continue
         if entry.requires and not any(k in terms for k in entry.requires):
             continue
@@ -92,7 +98,7 @@ def find_matches(
         if any(a_s <= start and end <= a_e and entry.category in cats for a_s, a_e, cats in allowed):
             continue
         if stance is None:
-            stance = Stance(norm, lambda s, e: _aligned(s, e, tokens, boundaries))
+            stance = Stance(norm, aligned)
         attack = not _mention(entry, start, end, stance)
         o_start, o_end = norm.span(start, end)
         matches.append(
