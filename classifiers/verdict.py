@@ -36,6 +36,13 @@ class Verdict:
     action: str  # delete | hide | review | none
     matches: list[Match] = field(default_factory=list)
     model_tokens: list[str] = field(default_factory=list)  # the model's strongest tokens, best first
+    # 要確認: only the model suspects these categories, short of the confidence that flags. Never flagged,
+    # never auto-hidden; staff see them in a low-priority view and reports count them apart.
+    review_categories: list[str] = field(default_factory=list)
+
+    @property
+    def needs_review(self) -> bool:
+        return not self.flagged and bool(self.review_categories)
 
     @property
     def categories_ja(self) -> list[str]:
@@ -51,6 +58,8 @@ class Verdict:
             "action": self.action,
             "matches": [m.to_dict() for m in self.matches],
             "model_tokens": list(self.model_tokens),
+            "needs_review": self.needs_review,
+            "review_categories": list(self.review_categories),
         }
 
     @classmethod
@@ -64,4 +73,5 @@ class Verdict:
             action=d["action"],
             matches=[Match(**{**m, "severity": Severity.parse(m["severity"])}) for m in d.get("matches", [])],
             model_tokens=list(d.get("model_tokens", [])),
+            review_categories=list(d.get("review_categories", [])),
         )
