@@ -51,3 +51,5 @@ def configure_logging(level: str = "INFO") -> None:
         logging.getLogger(name).propagate = True
     # Access lines would carry the query string, and the subscription handshake puts the verify token there.
     logging.getLogger("uvicorn.access").disabled = True
+    # urllib3 logs each request's URL at DEBUG, and Graph API reads carry the access token in the query.
+    logging.getLogger("urllib3").setLevel(max(logging.INFO, root.level))

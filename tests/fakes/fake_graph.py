@@ -6,6 +6,12 @@ It answers like Meta's Graph API for the two calls the service makes:
 - `POST /{version}/{comment-id}` with `is_hidden=true|false` (Facebook comments) or `hide=true|false`
   (Instagram comments) → `{"success": true}`.
 
+For `shakyo-mod meta connect` it also answers the setup reads and writes (`add_token`, `add_page`,
+`subscribe_app` set the scene): `GET /debug_token` (with the app token `{app_id}|{app_secret}`), `GET /me`,
+`/me/accounts` and `/me/permissions`, `GET|POST /{page-id}/subscribed_apps`, `GET /{page-id}?fields=
+instagram_business_account`, `GET /{app-id}/subscriptions`, and `GET|POST /{ig-user-id}/subscribed_apps` for
+Instagram Login tokens (which carry no appsecret_proof). A token past its expiry is refused with 190/463.
+
 Parameters are read from the query string and the form body, as Graph does. Each call must carry a
 known `access_token` and the matching `appsecret_proof` (as when the app requires it); errors use Graph's JSON shape
 `{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}`. Every call is recorded.
@@ -137,6 +143,31 @@ class Call:
 
 
 @dataclass(slots=True)
+class FakeToken:
+    """What the fake knows of a token: its kind, owner, permissions and expiry (epoch seconds, 0: never)."""
+
+    kind: Literal["PAGE", "USER", "INSTAGRAM"] = "PAGE"
+    owner_id: str = ""
+    owner_name: str = ""
+    scopes: tuple[str, ...] = ()
+    expires_at: int = 0
+    data_access_expires_at: int = 0
+    app_id: str = ""  # "" means the fake's own app
+    pages: tuple[str, ...] = ()  # a USER token: the Pages this person manages
+
+    def lapsed(self) -> bool:
+        now = time.time()
+        return any(0 < t <= now for t in (self.expires_at, self.data_access_expires_at))
+
+
+@dataclass(slots=True)
+class FakePage:
+    name: str
+    instagram_account_id: str = ""
+    subscribed: dict[str, list[str]] = field(default_factory=dict)  # app id -> fields
+
+
+@dataclass(slots=True)
 class _Comment:
     platform: FakePlatform
     hidden: bool = False
@@ -150,10 +181,16 @@ class FakeGraph:
         app_secret: str = "fake-app-secret",
         tokens: Iterable[str] = ("fake-page-token",),
         version: str = "v26.0",
+        app_id: str = "1234567890",
     ) -> None:
         self.app_secret = app_secret
         self.tokens = set(tokens)
         self.version = version
+        self.app_id = app_id
+        self.token_info: dict[str, FakeToken] = {}
+        self.pages: dict[str, FakePage] = {}
+        self.app_subscriptions: dict[str, list[str]] = {}  # webhook object -> fields (app level)
+        self.ig_subscriptions: dict[str, list[str]] = {}  # Instagram Login: account id -> fields
         self._lock = threading.Lock()
         self._calls: list[Call] = []
         self._scripts: dict[str, deque[Reply]] = defaultdict(deque)
@@ -173,6 +210,9 @@ class FakeGraph:
             protocol_version = "HTTP/1.1"
 
             def do_DELETE(self) -> None:
+                fake._handle(self)
+
+            def do_GET(self) -> None:
                 fake._handle(self)
 
             def do_POST(self) -> None:
@@ -220,6 +260,25 @@ class FakeGraph:
     def add_comment(self, comment_id: str, *, platform: FakePlatform = "facebook") -> None:
         with self._lock:
             self._comments[comment_id] = _Comment(platform=platform)
+
+    def add_token(self, token: str, info: FakeToken) -> None:
+        with self._lock:
+            self.tokens.add(token)
+            self.token_info[token] = info
+
+    def add_page(self, page_id: str, name: str, *, instagram_account_id: str = "") -> FakePage:
+        with self._lock:
+            page = self.pages[page_id] = FakePage(name, instagram_account_id)
+            return page
+
+    def subscribe_app(self, webhook_object: str, *fields: str) -> None:
+        """What the App Dashboard's Webhooks page would have subscribed (app level)."""
+        with self._lock:
+            self.app_subscriptions[webhook_object] = list(fields)
+
+    @property
+    def app_token(self) -> str:
+        return f"{self.app_id}|{self.app_secret}"
 
     def script(self, comment_id: str, *replies: Reply) -> None:
         """Queue replies for the next calls on `comment_id`; afterwards the fake answers normally."""
@@ -278,15 +337,21 @@ class FakeGraph:
     def _answer(
         self, method: str, version: str, comment_id: str, params: dict[str, str], scripted: Reply | None
     ) -> tuple[int, dict[str, Any], tuple[tuple[str, str], ...]]:
-        if version != self.version or not comment_id or "/" in comment_id:
+        setup = method == "GET" or comment_id.endswith("/subscribed_apps")
+        if version != self.version or not comment_id or ("/" in comment_id and not setup):
             status, body = _error(400, 2500, "Path not known to the fake", kind="OAuthException")
             return status, body, ()
         token = params.get("access_token")
         if not token:
             return (*_error(400, 104, "access_token is missing"), ())
-        if token not in self.tokens:
+        if token not in self.tokens and not (setup and token == self.app_token):
             return (*_error(400, 190, "access_token is not valid"), ())
+        info = self.token_info.get(token)
+        if info is not None and info.lapsed():
+            return (*_error(400, 190, "Error validating access token: Session has expired", subcode=463), ())
         proof = params.get("appsecret_proof")
+        if info is not None and info.kind == "INSTAGRAM":  # Instagram Login: no Meta app secret proof
+            proof = hmac.new(self.app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
         expected = hmac.new(self.app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
         if not proof:
             return (*_error(400, 100, "appsecret_proof is missing", kind="GraphMethodException"), ())
@@ -297,7 +362,105 @@ class FakeGraph:
             )
         if scripted is not None and scripted.status is not None:
             return scripted.status, scripted.body or {}, scripted.headers
+        if setup:
+            return (*self._setup(method, comment_id, token, params), ())
         return (*self._default(method, comment_id, params), ())
+
+    def _setup(
+        self, method: str, path: str, token: str, params: dict[str, str]
+    ) -> tuple[int, dict[str, Any]]:
+        """The reads and writes of `meta connect` / `meta status`."""
+        with self._lock:
+            if path == "debug_token":
+                if token != self.app_token:
+                    return _error(400, 190, "(#190) debug_token needs the app access token")
+                return 200, {"data": self._debug(params.get("input_token", ""))}
+            if path == f"{self.app_id}/subscriptions":
+                if token != self.app_token:
+                    return _error(400, 190, "(#190) app subscriptions need the app access token")
+                data = [
+                    {
+                        "object": obj,
+                        "callback_url": "https://example.org/webhooks/meta",
+                        "active": True,
+                        "fields": [{"name": f, "version": self.version} for f in fields],
+                    }
+                    for obj, fields in self.app_subscriptions.items()
+                ]
+                return 200, {"data": data}
+            info = self.token_info.get(token)
+            if info is None:
+                return _error(400, 190, "The fake knows nothing of this token")
+            if path == "me":
+                if info.kind == "INSTAGRAM":
+                    return 200, {"user_id": info.owner_id, "username": info.owner_name, "id": "ig-scoped"}
+                return 200, {"id": info.owner_id, "name": info.owner_name}
+            if path in ("me/accounts", "me/permissions"):
+                if info.kind != "USER":
+                    edge = path.split("/")[1]
+                    return _error(
+                        400, 100, f"(#100) Tried accessing nonexisting field ({edge}) on node type (Page)"
+                    )
+                if path == "me/permissions":
+                    return 200, {"data": [{"permission": p, "status": "granted"} for p in info.scopes]}
+                pages = [{"id": p, "name": self.pages[p].name} for p in info.pages if p in self.pages]
+                return 200, {"data": pages}
+            node, _, edge = path.partition("/")
+            if info.kind == "INSTAGRAM":
+                if edge != "subscribed_apps" or node != info.owner_id:
+                    return _error(400, 100, "(#100) Unsupported request for this Instagram token")
+                if method == "POST":
+                    self.ig_subscriptions[node] = params.get("subscribed_fields", "").split(",")
+                    return 200, {"success": True}
+                fields = self.ig_subscriptions.get(node)
+                return 200, {"data": [{"subscribed_fields": fields}] if fields else []}
+            page = self.pages.get(node)
+            if page is None:
+                return _not_found()
+            if info.kind != "PAGE" or info.owner_id != node:
+                return _error(400, 190, "(#190) This method must be called with a Page Access Token")
+            if not edge:
+                body: dict[str, Any] = {"id": node}
+                if page.instagram_account_id:
+                    body["instagram_business_account"] = {"id": page.instagram_account_id}
+                return 200, body
+            if "pages_manage_metadata" not in info.scopes:
+                return _error(403, 200, "(#200) Requires pages_manage_metadata permission")
+            if method == "POST":
+                fields = [f for f in params.get("subscribed_fields", "").split(",") if f]
+                if not fields:
+                    return _error(400, 100, "(#100) The parameter subscribed_fields is required")
+                page.subscribed[info.app_id or self.app_id] = fields
+                return 200, {"success": True}
+            data = [
+                {"id": app, "name": "Fake App", "subscribed_fields": fields}
+                for app, fields in page.subscribed.items()
+            ]
+            return 200, {"data": data}
+
+    def _debug(self, input_token: str) -> dict[str, Any]:
+        info = self.token_info.get(input_token)
+        if info is None:
+            return {
+                "is_valid": False,
+                "scopes": [],
+                "error": {"code": 190, "message": "Invalid OAuth access token."},
+            }
+        data: dict[str, Any] = {
+            "app_id": info.app_id or self.app_id,
+            "type": info.kind,
+            "application": "Fake App",
+            "expires_at": info.expires_at,
+            "data_access_expires_at": info.data_access_expires_at,
+            "is_valid": not info.lapsed(),
+            "scopes": list(info.scopes),
+            "user_id": info.owner_id,
+        }
+        if info.kind == "PAGE":
+            data["profile_id"] = info.owner_id
+        if info.lapsed():
+            data["error"] = {"code": 190, "subcode": 463, "message": "Session has expired"}
+        return data
 
     def _default(self, method: str, comment_id: str, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
         with self._lock:
