@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -93,24 +94,26 @@ def create_app(settings: Settings, target: RedisTarget) -> FastAPI:
             log.debug("webhook sender disconnected mid-body")
             return _reply(400, "disconnected")
         raw = bytes(body)
+        received_at = time.time()
         if not verify_signature(raw, request.headers.get("x-hub-signature-256"), app_secret):
             log.warning("webhook signature rejected", extra={"bytes": len(raw)})
             return _reply(403, "bad_signature")
         try:
             payload: Any = json.loads(raw)
-        except ValueError:  # includes UnicodeDecodeError
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError; nesting too deep to decode
             return _reply(400, "bad_json")
         parsed = parse_payload(
             payload,
             facebook_page_id=settings.facebook_page_id,
             instagram_account_id=settings.instagram_account_id,
+            received_at=received_at,
         )
         if parsed.ignored:
             log.debug("webhook parts ignored", extra={"reasons": parsed.ignored})
         if not parsed.events:
             return _reply(200, "ignored")
         try:
-            stored = await request.app.state.ingestor.ingest(parsed.events)
+            stored = await request.app.state.ingestor.ingest(parsed.events, received_at=received_at)
         except redis.RedisError as exc:
             # No 200: Meta retries the delivery, and dedup makes the retry safe.
             log.error("webhook not stored: redis error", extra={"error": type(exc).__name__})
@@ -129,6 +132,7 @@ def create_app(settings: Settings, target: RedisTarget) -> FastAPI:
                     "is_own": event.is_own,
                     "stream_id": stream_id or None,
                     "redelivery": not stream_id,
+                    "notes": event.notes,
                 },
             )
         return _reply(200, "ok")

@@ -17,7 +17,6 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import TextIO
@@ -28,7 +27,7 @@ from classifiers.categories import CATEGORIES
 from classifiers.config import DEFAULT_COUNCIL_NAMES, configure
 from service.redis_conn import RedisUnavailable, open_redis
 from service.settings import Settings, SettingsError, load_serve_settings, load_settings
-from service.store import JST, PENDING, QUEUE_STATUSES, Comment, Store
+from service.store import PENDING, QUEUE_STATUSES, Comment, Store, jst_datetime
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -270,7 +269,8 @@ def _print_table(items: list[Comment], out: TextIO) -> None:
 
 
 def _jst(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, JST).strftime("%Y-%m-%d %H:%M")
+    when = jst_datetime(epoch)
+    return when.strftime("%Y-%m-%d %H:%M") if when else ""
 
 
 def _one_line(text: str, width: int) -> str:

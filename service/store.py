@@ -53,8 +53,23 @@ def queue_score(severity: Severity, received_at: float) -> float:
     return (int(Severity.HIGH) - int(severity)) * _AGE_SPAN + received_at
 
 
+def jst_datetime(epoch: float | None) -> datetime | None:
+    """The JST time of `epoch`; None when there is none or it lies beyond what datetime holds.
+
+    Times come from Meta's payloads, and a record stored before they were bounded at parse time may hold
+    year 300000: a listing must still print every other item, so formatters never raise.
+    """
+    if epoch is None:
+        return None
+    try:
+        return datetime.fromtimestamp(epoch, JST)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
 def jst_iso(epoch: float | None) -> str | None:
-    return None if epoch is None else datetime.fromtimestamp(epoch, JST).isoformat(timespec="seconds")
+    when = jst_datetime(epoch)
+    return None if when is None else when.isoformat(timespec="seconds")
 
 
 @dataclass(slots=True)

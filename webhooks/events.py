@@ -28,6 +28,9 @@ class CommentEvent:
     media_type: str | None = None  # Instagram media_product_type, or Facebook attachment kind
     attachment_url: str | None = None  # Facebook photo/video on the comment
     is_own: bool = False  # written by our own Page / account: stored, never flagged
+    # What the parser had to repair, e.g. "text_repaired" (lone surrogates replaced by U+FFFD) or
+    # "created_time_replaced" (out of range: the receipt time used); empty for an ordinary delivery.
+    notes: tuple[str, ...] = ()
 
     def dedup_key(self) -> str:
         """Same platform, comment, verb and text is the same delivery (Meta retries for hours)."""
@@ -40,4 +43,5 @@ class CommentEvent:
     @classmethod
     def from_json(cls, raw: str | bytes) -> CommentEvent:
         data: dict[str, Any] = json.loads(raw)
+        data["notes"] = tuple(data.get("notes") or ())  # a JSON list; entries written before notes had none
         return cls(**data)

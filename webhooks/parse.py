@@ -14,13 +14,21 @@ Shapes handled (Meta's Webhooks reference for Pages `feed` and Instagram `commen
 Meta's examples show the notification wrapped in a JSON array, so a top-level list of payload
 objects is accepted as well. The parser never raises: an odd part is skipped with a reason
 (for debug logs), and the rest of the batch is still read. Reasons never contain comment text.
+
+What JSON allows but nothing downstream can store is repaired, and the event says so in `notes`:
+a lone UTF-16 surrogate (`"\\ud800"`, which no UTF-8 encoder accepts) becomes U+FFFD, and a time
+outside 2004-01-01 … receipt + 1 day (no Facebook comment is older; a later one is a sender's bug)
+becomes the receipt time. Refusing the delivery instead would make Meta resend it, valid comments
+batched with it included, for hours.
 """
 
 from __future__ import annotations
 
 import math
+import re
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any, get_args
 
@@ -30,6 +38,11 @@ _FB_VERBS: frozenset[str] = frozenset(get_args(Verb))
 _IG_FIELDS = frozenset({"comments", "live_comments"})
 # Epoch values above this are milliseconds (seconds would be past the year 5000).
 _MILLISECONDS_FROM = 100_000_000_000
+_EARLIEST_TIME = datetime(2004, 1, 1, tzinfo=UTC).timestamp()  # before Facebook existed
+_LATEST_AHEAD_SECONDS = 86_400  # clocks disagree, but not by a day
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_REPLACEMENT = "\ufffd"
+_STR_FIELDS = tuple(f.name for f in fields(CommentEvent) if f.name not in ("created_time", "entry_time"))
 
 
 @dataclass(slots=True)
@@ -39,14 +52,22 @@ class ParseResult:
 
 
 def parse_payload(
-    payload: Any, *, facebook_page_id: str | None, instagram_account_id: str | None
+    payload: Any,
+    *,
+    facebook_page_id: str | None,
+    instagram_account_id: str | None,
+    received_at: float | None = None,
 ) -> ParseResult:
-    """Parse one webhook body (already JSON-decoded). A None id means that platform is not configured."""
+    """Parse one webhook body (already JSON-decoded). A None id means that platform is not configured.
+
+    `received_at` (epoch seconds, default now) bounds the times in the payload and replaces those out of range.
+    """
     result = ParseResult()
+    now = time.time() if received_at is None else received_at
     if isinstance(payload, list):
         for index, item in enumerate(payload):
             if isinstance(item, Mapping):
-                _parse_object(item, facebook_page_id, instagram_account_id, result)
+                _parse_object(item, facebook_page_id, instagram_account_id, now, result)
             else:
                 result.ignored.append(f"payload[{index}] is not an object")
         if not payload:
@@ -55,7 +76,7 @@ def parse_payload(
     if not isinstance(payload, Mapping):
         result.ignored.append(f"payload is not an object ({type(payload).__name__})")
         return result
-    _parse_object(payload, facebook_page_id, instagram_account_id, result)
+    _parse_object(payload, facebook_page_id, instagram_account_id, now, result)
     return result
 
 
@@ -63,6 +84,7 @@ def _parse_object(
     payload: Mapping[Any, Any],
     facebook_page_id: str | None,
     instagram_account_id: str | None,
+    now: float,
     result: ParseResult,
 ) -> None:
     kind = payload.get("object")
@@ -94,7 +116,7 @@ def _parse_object(
             extra = " (messaging)" if "messaging" in entry else ""
             result.ignored.append(f"{platform}: entry[{index}] has no changes{extra}")
             continue
-        entry_time = _epoch(entry.get("time"))
+        entry_time, entry_time_replaced = _bounded(_epoch(entry.get("time")), now)
         for change in changes:
             if not isinstance(change, Mapping):
                 result.ignored.append(f"{platform}: change is not an object")
@@ -103,8 +125,14 @@ def _parse_object(
                 event = _facebook_change(change, account_id, entry_time, result)
             else:
                 event = _instagram_change(change, account_id, entry_time, result)
-            if event is not None:
-                result.events.append(event)
+            if event is None:
+                continue
+            created, created_replaced = _bounded(event.created_time, now)
+            notes = ["entry_time_replaced"] if entry_time_replaced else []
+            if created_replaced:
+                notes.append("created_time_replaced")
+            event = _repaired(replace(event, created_time=created), notes)
+            result.events.append(event)
 
 
 def _facebook_change(
@@ -201,6 +229,26 @@ def _instagram_change(
     )
 
 
+def _bounded(seconds: float | None, now: float) -> tuple[float | None, bool]:
+    """(time, replaced): a time outside 2004 … now + 1 day becomes `now`, so no formatter meets year 300000."""
+    if seconds is None or _EARLIEST_TIME <= seconds <= now + _LATEST_AHEAD_SECONDS:
+        return seconds, False
+    return now, True
+
+
+def _repaired(event: CommentEvent, notes: list[str]) -> CommentEvent:
+    """The event with lone surrogates replaced in every text field, and `notes` naming what changed."""
+    changes: dict[str, Any] = {}
+    for name in _STR_FIELDS:
+        value = getattr(event, name)
+        if isinstance(value, str) and _SURROGATE.search(value):
+            changes[name] = _SURROGATE.sub(_REPLACEMENT, value)
+            notes.append(f"{name}_repaired")
+    if not notes:
+        return event
+    return replace(event, **changes, notes=tuple(notes))
+
+
 def _facebook_attachment(value: Mapping[Any, Any]) -> tuple[str | None, str | None]:
     """(kind, url) of a photo/video on the comment: `photo`/`video` URLs, or an `attachment` object."""
     for kind in ("photo", "video"):
@@ -292,5 +340,5 @@ def _short(raw: Any) -> str:
     if isinstance(raw, Mapping | list):
         return f"<{type(raw).__name__}>"
     text = raw if isinstance(raw, str) else repr(raw)
-    text = text.replace("\n", " ").replace("\r", " ")
+    text = _SURROGATE.sub(_REPLACEMENT, text.replace("\n", " ").replace("\r", " "))
     return text if len(text) <= 40 else text[:37] + "..."

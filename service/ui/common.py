@@ -34,6 +34,7 @@ from service.moderation import (
     operating_hours,
 )
 from service.settings import Settings
+from service.store import jst_datetime
 from service.web_security import CSRF_FIELD, CurrentUser, SecuritySettings, WebSecurity, session_secret
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -129,8 +130,8 @@ def _environment() -> Environment:
 def jst(epoch: float | datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if epoch is None or epoch == 0:
         return ""
-    when = epoch if isinstance(epoch, datetime) else datetime.fromtimestamp(float(epoch), JST)
-    return when.astimezone(JST).strftime(fmt)
+    when = epoch if isinstance(epoch, datetime) else jst_datetime(float(epoch))
+    return when.astimezone(JST).strftime(fmt) if when else ""
 
 
 def ui(request: Request) -> UIContext:
