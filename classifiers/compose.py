@@ -26,8 +26,10 @@ def compose(ctx: Context) -> Verdict:
     if len(evidence) == 1 and not evidence[0].matches and not evidence[0].cleared:
         ev = evidence[0]
         model_scores = ev.scores
-        # The threshold check over every category in one C-level pass (no Python loop per category).
-        cutoffs = map(ev.thresholds.get, model_scores, repeat(DEFAULT_THRESHOLD))
+        # The lowest cut-off that matters is 要確認's (the model's own where there is no policy); checked
+        # over every category in one C-level pass (no Python loop per category).
+        lowest = ev.review_thresholds or ev.thresholds
+        cutoffs = map(lowest.get, model_scores, repeat(DEFAULT_THRESHOLD))
         if not any(map(operator.ge, model_scores.values(), cutoffs)):
             scores = dict(_NO_SCORES)
             scores.update(model_scores)  # probabilities are never below the 0 they replace
@@ -39,6 +41,8 @@ def _merge(ctx: Context) -> Verdict:
     matches: list[Match] = []
     model_scores: dict[str, float] = {}
     thresholds: dict[str, float] = {}
+    alone: dict[str, float] = {}
+    review: dict[str, float] = {}
     cleared: set[str] = set()
     model_tokens: list[str] = []
     for ev in ctx.evidence:
@@ -46,20 +50,30 @@ def _merge(ctx: Context) -> Verdict:
         for cat, score in ev.scores.items():
             model_scores[cat] = max(model_scores.get(cat, 0.0), score)
         thresholds.update(ev.thresholds)
+        alone.update(ev.alone_thresholds)
+        review.update(ev.review_thresholds)
         cleared |= ev.cleared
         model_tokens.extend(ev.model_tokens)
 
     scores = {cat: model_scores.get(cat, 0.0) for cat in CATEGORY_NAMES}
     severity_by_cat: dict[str, Severity] = {}
+    witnessed: set[str] = set()  # categories a rule or detector found something of, flagging or not
     for m in matches:
         scores[m.category] = max(scores[m.category], m.score)
+        witnessed.add(m.category)
         if m.score >= MATCH_FLAG_SCORE:
             severity_by_cat[m.category] = max(severity_by_cat.get(m.category, Severity.NONE), m.severity)
+    review_cats: list[str] = []
     for cat, p in model_scores.items():
         if cat in cleared or cat in severity_by_cat:
             continue
-        if p >= thresholds.get(cat, DEFAULT_THRESHOLD):
+        supported = thresholds.get(cat, DEFAULT_THRESHOLD)
+        # The model alone is a weaker witness than a rule: it needs the policy's higher confidence.
+        cutoff = supported if cat in witnessed else alone.get(cat, supported)
+        if p >= cutoff:
             severity_by_cat[cat] = CATEGORIES[cat].default_severity
+        elif p >= review.get(cat, cutoff):
+            review_cats.append(cat)
 
     flagged_cats = sorted(severity_by_cat, key=lambda c: (-scores[c], c))
     severity = max(severity_by_cat.values(), default=Severity.NONE)
@@ -80,4 +94,5 @@ def _merge(ctx: Context) -> Verdict:
         action=action,
         matches=sorted(matches, key=lambda m: (m.start, m.end, m.rule_id)),
         model_tokens=model_tokens,
+        review_categories=[] if flagged_cats else sorted(review_cats, key=lambda c: (-scores[c], c)),
     )

@@ -227,10 +227,14 @@ class CompiledScorer:
             out.append(self.score(word_features(tokenise(norm.text)), norm.kana))
         return out
 
-    def judge(self, forms: list[str], kana: str, limit: int = 5) -> tuple[list[float], list[str]]:
+    def judge(
+        self, forms: list[str], kana: str, limit: int = 5, cutoffs: array[float] | None = None
+    ) -> tuple[list[float], list[str]]:
         """Probabilities, and up to ``limit`` readable features that pushed the category furthest over its
-        cut-off up most (best first, without overlaps); no features when nothing reaches a cut-off."""
-        probs, _, ranked = self._ngrams.judge(forms, _char_document(kana), self._cutoffs, self._explains)
+        cut-off (``cutoffs`` in ``categories`` order, default the thresholds) up most (best first, without
+        overlaps); no features when nothing reaches a cut-off."""
+        cut = self._cutoffs if cutoffs is None else cutoffs
+        probs, _, ranked = self._ngrams.judge(forms, _char_document(kana), cut, self._explains)
         if not ranked:
             return probs, []
         chosen: list[str] = []

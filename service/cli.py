@@ -37,6 +37,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "service.commands_users",  # user add / passwd
     "service.commands_queue",  # queue act
     "service.commands_report",  # report
+    "service.commands_meta",  # meta connect / status
 )
 
 
@@ -148,6 +149,7 @@ def _serve(args: argparse.Namespace) -> int:
     from service.actions import ActionWorkerThread, ensure_actions_group
     from service.app import create_app
     from service.logs import configure_logging
+    from service.meta_status.monitor import monitor_thread
     from service.reports.schedule import scheduler_thread
     from service.worker import WorkerThread, ensure_group
 
@@ -167,7 +169,8 @@ def _serve(args: argparse.Namespace) -> int:
         # The action worker has its own client and Graph API session, like the event worker.
         actions = None if args.no_worker else ActionWorkerThread(target.client(), settings)
         reports = scheduler_thread(target.client(), settings)  # Monday report, daily retention purge
-        for thread in (worker, actions, reports):
+        meta = monitor_thread(target.client(), settings)  # token expiry and subscriptions, lapse warnings
+        for thread in (worker, actions, reports, meta):
             if thread is not None:
                 thread.start()
         config = uvicorn.Config(
@@ -181,7 +184,7 @@ def _serve(args: argparse.Namespace) -> int:
         try:
             uvicorn.Server(config).run()
         finally:
-            for thread in (worker, actions, reports):
+            for thread in (worker, actions, reports, meta):
                 if thread is not None:
                     thread.stop()
     return 0
@@ -211,6 +214,7 @@ def _first_run_hints(r: redis.Redis, settings: Settings, url: str) -> None:
 def _worker(args: argparse.Namespace) -> int:
     from service.actions import ActionWorkerThread
     from service.logs import configure_logging
+    from service.meta_status.monitor import monitor_thread
     from service.reports.schedule import scheduler_thread
     from service.worker import Worker
 
@@ -221,15 +225,18 @@ def _worker(args: argparse.Namespace) -> int:
     with open_redis(settings) as target, target.client() as client:
         actions = ActionWorkerThread(target.client(), settings)
         reports = scheduler_thread(target.client(), settings)  # Monday report, daily retention purge
+        meta = monitor_thread(target.client(), settings)  # token expiry and subscriptions, lapse warnings
         actions.start()
-        if reports is not None:
-            reports.start()
+        for thread in (reports, meta):
+            if thread is not None:
+                thread.start()
         try:
             Worker(client, settings).run(stop.event)
         finally:
             actions.stop()
-            if reports is not None:
-                reports.stop()
+            for thread in (reports, meta):
+                if thread is not None:
+                    thread.stop()
     return 0
 
 

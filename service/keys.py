@@ -16,6 +16,7 @@ slot and multi-key scripts and transactions stay legal. `<item>` is the staff it
 | `{shakyo}:comments:flagged` | zset | every item ever flagged, score = received_at (first flagged) |
 | `{shakyo}:queue:<status>` | zset | items by staff status; score = severity (worst first) then age (oldest first) |
 | `{shakyo}:metrics:worker` | hash | worker counters summed over all workers (processed by outcome, classification time) |
+| `{shakyo}:webhook:last` | hash | platform -> epoch s of the last comment webhook accepted (set by the ingest script) |
 
 Owned by other modules: `{shakyo}:audit` (service.audit), `{shakyo}:users`, `{shakyo}:user:<name>`
 (service.accounts), `{shakyo}:emergency*` (service.hours).
@@ -32,6 +33,7 @@ FAILURES = TAG + "events:failures"
 COMMENTS_BY_RECEIVED = TAG + "comments:received"
 COMMENTS_FLAGGED = TAG + "comments:flagged"
 WORKER_METRICS = TAG + "metrics:worker"
+LAST_WEBHOOK = TAG + "webhook:last"
 
 
 def item_id(platform: str, comment_id: str) -> str:

@@ -73,6 +73,10 @@ class Stance:
             if _REPORTED_RE.match(text, m.end()) is not None
         ]
 
+    def addressed(self) -> bool:
+        """A second or third person is named (お前, こいつ, この人, 〜さん)."""
+        return self._has("other")
+
     def self_directed(self, start: int) -> bool:
         """The writer is the only person in the comment and names themself before ``start``."""
         if self._has("other"):

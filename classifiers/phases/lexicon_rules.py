@@ -13,6 +13,11 @@ flag line, so staff still see it when something else flags the comment:
 - it is a low or medium insult aimed at the writer themself (俺ほんとバカだわ), or
 - it is a low insult among warmth (ばーか！誕生日おめでとう).
 
+A low-severity insult, obscene or spam word that is aimed at nobody in particular (くそ眠い, あほなん？, エロい
+プレー) is kept at ``WITNESS_SCORE``: not a flag by itself, but it names its category for compose, which then
+flags when the model agrees at its own threshold. Everyday casual Japanese uses these words of itself and of
+things; said to a second or third person (お前, こいつ, この人) they flag as before.
+
 Clearing: when an allow phrase for a category is present, or a hit of it was kept as a mention, and no rule
 of that category matched as an attack, the category goes into ``Evidence.cleared``. A welfare council's kind posts about 障害,
 部落差別 or 薬物乱用防止 use exactly the vocabulary the model associates with those categories; the allow
@@ -35,6 +40,9 @@ from classifiers.verdict import Match
 
 # Below compose's flag line (0.5): evidence for staff, never a flag on its own.
 MENTION_SCORE = 0.3
+WITNESS_SCORE = 0.45
+# Categories whose low-severity words are everyday intensifiers or self-talk as often as attacks.
+_WITNESS_CATEGORIES = frozenset({"insult", "obscene", "spam"})
 # An automaton hit is (end, (length, payload, not only terms)).
 _VALUE, _NOT_ONLY_TERMS = itemgetter(1), itemgetter(2)
 # Categories whose words a warning names without using them (闇バイト, 簡単に稼げる, 認証コード).
@@ -100,6 +108,7 @@ def find_matches(
         if stance is None:
             stance = Stance(norm, aligned)
         attack = not _mention(entry, start, end, stance)
+        witness = attack and _witness_only(entry, stance) and not _whole_comment(norm.text, start, end)
         o_start, o_end = norm.span(start, end)
         matches.append(
             Match(
@@ -109,10 +118,11 @@ def find_matches(
                 end=o_end,
                 text=norm.original[o_start:o_end],
                 severity=entry.severity,
-                score=1.0 if attack else MENTION_SCORE,
+                score=WITNESS_SCORE if witness else 1.0 if attack else MENTION_SCORE,
             )
         )
-        (matched_outside if attack else mentioned).add(entry.category)
+        if not witness:
+            (matched_outside if attack else mentioned).add(entry.category)
     cleared = set(mentioned)
     for _, _, cats in allowed:
         cleared |= cats
@@ -130,6 +140,17 @@ def _mention(entry: Entry, start: int, end: int, stance: Stance) -> bool:
     if entry.severity < Severity.HIGH and stance.self_directed(start):
         return True
     return entry.severity == Severity.LOW and stance.teasing()
+
+
+def _witness_only(entry: Entry, stance: Stance) -> bool:
+    """A low word of an everyday-intensifier category, with no second or third person it could be aimed at."""
+    return entry.severity == Severity.LOW and entry.category in _WITNESS_CATEGORIES and not stance.addressed()
+
+
+def _whole_comment(text: str, start: int, end: int) -> bool:
+    """The hit is most of the comment (ばーか, BAKA!!!): a reply that is only the word is aimed at someone."""
+    rest = len(text) - (end - start)
+    return rest <= end - start
 
 
 def _dedupe(matches: list[Match]) -> list[Match]:

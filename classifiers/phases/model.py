@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import logging
 import threading
+from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from classifiers.config import CONFIG
+from classifiers.decision import DecisionPolicy, load_policy
 from classifiers.phases.context import Context, Evidence
 from classifiers.phases.tokenise import Morphemes
 from classifiers.scorer import CompiledScorer, load_scorer, scorer_path, word_features
@@ -27,17 +30,36 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[2] / "models" / "comment_model.skops"
 MODEL_TOKENS = 5
 
+
+
+@dataclass(frozen=True, slots=True)
+class Judge:
+    """A loaded scorer with the decision policy's cut-offs worked out once."""
+
+    scorer: CompiledScorer
+    policy: DecisionPolicy
+    alone: dict[str, float]
+    review: dict[str, float]
+    explain_from: array[float]  # per category, the lowest cut-off that shows staff the model's words
+
+    @classmethod
+    def of(cls, scorer: CompiledScorer, policy: DecisionPolicy) -> Judge:
+        alone, review = policy.cutoffs(scorer.categories, scorer.thresholds)
+        lowest = array("d", (min(scorer.thresholds[c], alone[c], review[c]) for c in scorer.categories))
+        return cls(scorer, policy, alone, review, lowest)
+
+
 _lock = threading.Lock()
-# (path it came from, scorer or None when loading failed, error text)
-_state: tuple[Path, CompiledScorer | None, str] | None = None
-_override: CompiledScorer | None = None
+# (path it came from, judge or None when loading failed, error text)
+_state: tuple[Path, Judge | None, str] | None = None
+_override: Judge | None = None
 
 
 def model_path() -> Path:
     return CONFIG.model_path or DEFAULT_MODEL_PATH
 
 
-def _scorer() -> CompiledScorer | None:
+def _judge() -> Judge | None:
     global _state
     if _override is not None:
         return _override
@@ -49,7 +71,7 @@ def _scorer() -> CompiledScorer | None:
     with _lock:
         if _state is None or _state[0] != path:
             try:
-                _state = (path, load_scorer(scorer_path(path), path), "")
+                _state = (path, Judge.of(load_scorer(scorer_path(path), path), load_policy(path)), "")
             except (OSError, ValueError, KeyError) as exc:
                 log.error(
                     "コメント判定モデルを読み込めません (%s): %s — python -m classifiers.training export で"
@@ -69,11 +91,12 @@ def reset() -> None:
 
 
 @contextmanager
-def use_scorer(scorer: CompiledScorer) -> Iterator[None]:
-    """Judge with ``scorer`` instead of the model file (training evaluates fold models this way)."""
+def use_scorer(scorer: CompiledScorer, policy: DecisionPolicy | None = None) -> Iterator[None]:
+    """Judge with ``scorer`` (and ``policy``, default none) instead of the model file (training evaluates
+    fold models this way)."""
     global _override
     previous = _override
-    _override = scorer
+    _override = Judge.of(scorer, policy or DecisionPolicy())
     try:
         yield
     finally:
@@ -82,16 +105,18 @@ def use_scorer(scorer: CompiledScorer) -> Iterator[None]:
 
 def model_info() -> dict[str, Any]:
     """What /readyz reports: whether the model is loaded, and which one."""
-    scorer = _scorer()
-    info: dict[str, Any] = {"path": str(model_path()), "loaded": scorer is not None}
-    if scorer is None:
+    judge = _judge()
+    info: dict[str, Any] = {"path": str(model_path()), "loaded": judge is not None}
+    if judge is None:
         info["error"] = _state[2] if _state is not None else ""
         return info
+    scorer = judge.scorer
     info.update(
         version=scorer.metadata.get("version", ""),
         lexicon_version=scorer.metadata.get("lexicon_version", ""),
         trained_at=scorer.metadata.get("trained_at", ""),
         categories=list(scorer.categories),
+        decision_policy=judge.policy.version,
     )
     return info
 
@@ -99,15 +124,18 @@ def model_info() -> dict[str, Any]:
 def phase(ctx: Context) -> Evidence | None:
     if ctx.normalised is None:
         raise RuntimeError("model phase needs the normalise phase first")
-    scorer = _scorer()
-    if scorer is None:
+    judge = _judge()
+    if judge is None:
         return None
+    scorer = judge.scorer
     forms = ctx.tokens.features() if isinstance(ctx.tokens, Morphemes) else word_features(ctx.tokens)
-    # Explained: the category furthest over its cut-off; a comment the model does not flag (most) needs none.
-    probs, tokens = scorer.judge(forms, ctx.normalised.kana, MODEL_TOKENS)
-    # compose() only reads the thresholds, so the scorer's own dict is handed over without a copy.
+    # Explained: the category furthest over its cut-off; a comment the model does not suspect (most) needs none.
+    probs, tokens = scorer.judge(forms, ctx.normalised.kana, MODEL_TOKENS, judge.explain_from)
+    # compose() only reads the cut-offs, so the judge's own dicts are handed over without a copy.
     return Evidence(
         scores=dict(zip(scorer.categories, probs, strict=True)),
         thresholds=scorer.thresholds,
+        alone_thresholds=judge.alone,
+        review_thresholds=judge.review,
         model_tokens=tokens,
     )

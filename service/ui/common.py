@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +26,8 @@ from service.accounts import AccountStore, PasswordPolicy, Role
 from service.actions import token_problems
 from service.hours import JST, EmergencyMode, OperatingHours
 from service.incidents import FlareDetector
+from service.meta_status.lapse import lapse_warnings
+from service.meta_status.state import load_report
 from service.moderation import (
     AUDIT_ACTION_JA,
     DECISION_JA,
@@ -141,10 +144,12 @@ def ui(request: Request) -> UIContext:
 def render(
     request: Request, template: str, user: CurrentUser | None, status_code: int = 200, **values: Any
 ) -> HTMLResponse:
-    """Render a page with the banners every page shows (炎上, token problems, 緊急モード)."""
+    """Render a page with the banners every page shows (炎上, token problems and lapses, 緊急モード)."""
     ctx = ui(request)
     values.setdefault("flares", ctx.flares.active() if user else [])
-    values.setdefault("token_problems", token_problems(ctx.r) if user else {})
+    problems, lapses = token_banners(ctx.r) if user else ({}, [])
+    values.setdefault("token_problems", problems)
+    values.setdefault("token_lapses", lapses)
     values.setdefault("emergency", ctx.emergency.state() if user else None)
     is_chief = bool(user and user.role.at_least(Role.CHIEF))
     is_admin = bool(user and user.role.at_least(Role.ADMIN))
@@ -154,6 +159,23 @@ def render(
         {"user": user, "is_chief": is_chief, "is_admin": is_admin, **values},
         status_code=status_code,
     )
+
+
+def token_banners(r: redis.Redis) -> tuple[dict[str, str], list[str]]:
+    """Tokens Meta refused (platform -> message), and warnings of tokens lapsing within 14 days.
+
+    A token the last check found past its lapse time joins the refused ones, so the existing
+    expired-token banner shows it before a delete fails.
+    """
+    problems = token_problems(r)
+    now = time.time()
+    lapses: list[str] = []
+    for warning in lapse_warnings(load_report(r), now):
+        if warning.level == "expired":
+            problems.setdefault(warning.platform, warning.message_ja(now))
+        else:
+            lapses.append(warning.message_ja(now))
+    return problems, lapses
 
 
 def highlight(text: str, matches: list[dict[str, Any]]) -> list[tuple[str, str]]:

@@ -190,4 +190,4 @@ def test_model_info_of_shipped_model() -> None:
     assert f"Version: `{info['version']}`" in (REPO / "models" / "MODEL_CARD.md").read_text(encoding="utf-8")
     shipped = load(REPO / "models" / "comment_model.skops")
     texts = SAMPLE[:4]
-    assert np.max(np.abs(model_phase._scorer().predict_proba(texts) - shipped.predict_proba(texts))) < 1e-6
+    assert np.max(np.abs(model_phase._judge().scorer.predict_proba(texts) - shipped.predict_proba(texts))) < 1e-6
