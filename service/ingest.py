@@ -16,16 +16,21 @@ import redis.asyncio
 from service import keys
 from webhooks.events import CommentEvent
 
-# KEYS[1] = stream, KEYS[1 + i] = dedup key of event i; ARGV[1] = received_at, ARGV[2] = TTL seconds,
-# ARGV[2 + i] = event JSON. Returns one entry per event: its stream id, or "" for a redelivery.
+# KEYS[1] = stream, KEYS[2] = last-webhook hash, KEYS[2 + i] = dedup key of event i; ARGV[1] = received_at,
+# ARGV[2] = TTL seconds, ARGV[3] = the delivery's platforms (comma-separated), ARGV[3 + i] = event JSON.
+# Returns one entry per event: its stream id, or "" for a redelivery. A redelivery still counts as a
+# webhook received: the last-webhook time tells staff that Meta is sending at all (`meta status`).
 _INGEST_LUA = """
 local out = {}
-for i = 2, #KEYS do
+for i = 3, #KEYS do
   if redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[2]) then
     out[#out + 1] = redis.call('XADD', KEYS[1], '*', 'event', ARGV[i + 1], 'received_at', ARGV[1])
   else
     out[#out + 1] = ''
   end
+end
+for platform in string.gmatch(ARGV[3], '[^,]+') do
+  redis.call('HSET', KEYS[2], platform, ARGV[1])
 end
 return out
 """
@@ -57,8 +62,9 @@ class Ingestor:
         if not events:
             return IngestResult([])
         at = time.time() if received_at is None else received_at
+        platforms = ",".join(sorted({e.platform for e in events}))
         result = await self._script(
-            keys=[keys.EVENTS, *(keys.dedup(e.dedup_key()) for e in events)],
-            args=[repr(at), self._ttl, *(e.to_json() for e in events)],
+            keys=[keys.EVENTS, keys.LAST_WEBHOOK, *(keys.dedup(e.dedup_key()) for e in events)],
+            args=[repr(at), self._ttl, platforms, *(e.to_json() for e in events)],
         )
         return IngestResult([str(i) for i in result])

@@ -14,6 +14,8 @@ from service.accounts import ROLE_LABELS_JA, AccountError
 from service.actions import token_problems
 from service.hours import JST, EmergencyModeError
 from service.incidents import FlareError
+from service.meta_status.monitor import check_now
+from service.meta_status.overview import overview
 from service.store import QUEUE_STATUSES
 from service.ui.common import admin, chief, csrf, render, staff, ui
 from service.web_security import CurrentUser
@@ -181,6 +183,7 @@ def _settings_page(
             "instagram": bool(s.secret("instagram_token")),
         },
         problems=token_problems(ctx.r),
+        meta=overview(ctx.r, s, datetime.now(JST).timestamp()),
         error=error,
     )
 
@@ -188,6 +191,14 @@ def _settings_page(
 @router.get("/admin/settings", response_class=HTMLResponse)
 def settings_page(request: Request, user: Annotated[CurrentUser, Depends(admin)]) -> HTMLResponse:
     return _settings_page(request, user)
+
+
+@router.post("/admin/meta/check", dependencies=[Depends(csrf)])
+def meta_check(request: Request, user: Annotated[CurrentUser, Depends(admin)]) -> Response:
+    """Ask Meta now (read only), e.g. right after a renewed token was put in place."""
+    ctx = ui(request)
+    check_now(ctx.r, ctx.settings)
+    return RedirectResponse("/admin/settings#meta", status_code=303)
 
 
 @router.post("/admin/emergency", dependencies=[Depends(csrf)])
