@@ -3,6 +3,9 @@
 POST /webhooks/meta checks size, then the signature over the raw bytes, and only then parses; each
 comment event is in the Redis stream (deduplicated, atomically) before the 200. Everything on the
 request path uses redis.asyncio, so the event loop never waits on a socket.
+
+Every response but /static carries `Cache-Control: no-store` (staff pages show comments and names that
+must not stay in a shared browser's cache), and the OpenAPI schema is served to logged-in 管理者 only.
 """
 
 from __future__ import annotations
@@ -10,12 +13,13 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
 import redis.asyncio
-from fastapi import FastAPI, Request, Response
+import uvicorn
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
@@ -28,6 +32,8 @@ from service.ingest import Ingestor
 from service.redis_conn import RedisTarget
 from service.settings import Settings
 from service.ui import install as install_ui
+from service.ui.common import admin
+from service.web_security import CurrentUser
 from webhooks.parse import parse_payload
 from webhooks.signature import verify_signature
 from webhooks.subscription import verify_subscription
@@ -64,8 +70,21 @@ def create_app(settings: Settings, target: RedisTarget) -> FastAPI:
             await client.aclose()
             app.state.ui.r.close()  # the staff UI's (sync) client, so an embedded server can stop
 
-    app = FastAPI(title="shakyo-moderation", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="shakyo-moderation", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
     install_ui(app, target.client(), settings)
+
+    @app.middleware("http")
+    async def no_store(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        if not request.url.path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi(user: Annotated[CurrentUser, Depends(admin)]) -> JSONResponse:
+        return JSONResponse(app.openapi())
 
     @app.get(WEBHOOK_PATH)
     async def subscribe(request: Request) -> Response:
@@ -166,6 +185,23 @@ def create_app(settings: Settings, target: RedisTarget) -> FastAPI:
         return Response(await metrics.render(request.app.state.redis), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def uvicorn_config(app: FastAPI, settings: Settings, *, host: str, port: int) -> uvicorn.Config:
+    """How `serve` runs the app. X-Forwarded-* headers are believed only from SHAKYO_TRUSTED_PROXIES:
+    uvicorn's own default trusts 127.0.0.1, so any local client could pick its address and slip past
+    the per-address login throttle."""
+    trusted = ",".join(settings.trusted_proxies)
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
+    )
 
 
 def _model_status() -> str | None:

@@ -147,7 +147,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from service.actions import ActionWorkerThread, ensure_actions_group
-    from service.app import create_app
+    from service.app import create_app, uvicorn_config
     from service.logs import configure_logging
     from service.meta_status.monitor import monitor_thread
     from service.reports.schedule import scheduler_thread
@@ -173,14 +173,7 @@ def _serve(args: argparse.Namespace) -> int:
         for thread in (worker, actions, reports, meta):
             if thread is not None:
                 thread.start()
-        config = uvicorn.Config(
-            create_app(settings, target),
-            host=args.host,
-            port=args.port,
-            log_config=None,
-            access_log=False,
-            timeout_graceful_shutdown=10,
-        )
+        config = uvicorn_config(create_app(settings, target), settings, host=args.host, port=args.port)
         try:
             uvicorn.Server(config).run()
         finally:

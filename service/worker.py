@@ -5,6 +5,9 @@ group `workers`. An entry a crashed worker left unacknowledged is claimed by ano
 Redis 6.2+) once it has been idle for `claim_idle_seconds`. Store.apply_event writes the comment and
 acknowledges the entry in one transaction and skips entries already applied, so an entry that is
 processed twice (claimed after a slow worker finished it) still changes nothing the second time.
+That transaction also marks a flagged comment's after-flag steps as pending; a worker that dies before
+finishing them leaves the mark, and another finishes them once it is `claim_idle_seconds` old
+(`finish_after_flagged`), so an out-of-hours comment is still auto-hidden, once.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import redis
 
 import classifiers
 from classifiers.categories import Severity
-from service import keys, metrics
+from service import faults, keys, metrics
 from service.hours import EmergencyMode
 from service.moderation import Moderation, flare_detector, operating_hours
 from service.settings import Settings
@@ -78,6 +81,7 @@ class Worker:
                 now = time.monotonic()
                 if now >= next_claim:
                     self.claim_stale()
+                    self.finish_after_flagged()
                     next_claim = now + claim_every
                 if now >= next_housekeeping:
                     self.housekeeping()
@@ -99,6 +103,17 @@ class Worker:
     def claim_stale(self) -> int:
         """Take over entries idle longer than the claim timeout (their worker is presumed dead)."""
         return self._reader.claim_stale(self.handle)
+
+    def finish_after_flagged(self) -> int:
+        """Run the after-flag steps a dead worker left undone (marked longer than the claim timeout ago)."""
+        cutoff = time.time() - self._settings.claim_idle_seconds
+        items = self._r.zrangebyscore(
+            keys.AFTER_FLAG_PENDING, "-inf", cutoff, start=0, num=self._settings.worker_batch
+        )
+        for item in items:
+            log.info("finishing after-flag steps a stopped worker left", extra={"item_id": item})
+            self._after_flagged(item, recovering=True)
+        return len(items)
 
     def drain(self, *, idle_rounds: int = 1) -> int:
         """Process until no new entry arrives for `idle_rounds` short reads (tests and one-off scripts)."""
@@ -127,6 +142,7 @@ class Worker:
                 verdict = classifiers.moderate(event.text, author=event.author_name)
                 classify_seconds = time.perf_counter() - started
             outcome = self._store.apply_event(entry_id, event, received_at=received_at, verdict=verdict)
+            faults.point("after_store")
         except redis.ConnectionError:
             raise
         except Exception as exc:
@@ -152,7 +168,7 @@ class Worker:
             },
         )
 
-    def _after_flagged(self, item_id: str) -> None:
+    def _after_flagged(self, item_id: str, *, recovering: bool = False) -> None:
         """Author index, flare-up count and automatic hiding; the comment is stored whatever happens here."""
         try:
             self._moderation.after_flagged(
@@ -161,6 +177,7 @@ class Worker:
                 emergency=self._emergency.is_on(),
                 hours=self._hours,
                 min_severity=self._auto_hide_from,
+                recovering=recovering,
             )
         except redis.ConnectionError:
             raise

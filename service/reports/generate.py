@@ -63,13 +63,14 @@ def write_report(
     """Compute the week's figures and write every form into `directory` (created if needed).
 
     Each file is written beside its final name and renamed into place, so a reader (the web UI, a
-    download) never sees half a file and a failed run leaves the previous report intact.
+    download) never sees half a file and a failed run leaves the previous report intact. Reports quote
+    comments and name staff: directories are created 0700 and every file is 0600 before it is renamed.
     """
     when = now_jst(now)
     data = load_report_data(r, week, hours=hours, now=when)
     report = compute(data, excerpt)
     rows = comment_rows(data, excerpt)
-    directory.mkdir(parents=True, exist_ok=True)
+    _private_dirs(directory)
     writers = {
         "report.json": lambda p: p.write_text(json.dumps(report, ensure_ascii=False, indent=1), "utf-8"),
         "report.html": lambda p: p.write_text(render_html(report), "utf-8"),
@@ -80,9 +81,17 @@ def write_report(
     for name, write in writers.items():
         tmp = directory / f".{name}.{os.getpid()}.tmp"
         write(tmp)
+        tmp.chmod(0o600)
         os.replace(tmp, directory / name)
     log.info("weekly report written", extra={"week": str(week), "directory": str(directory)})
     return GeneratedReport(week, directory, report)
+
+
+def _private_dirs(directory: Path) -> None:
+    """Create `directory` and any missing parents 0700 (Path.mkdir gives parents the default mode)."""
+    missing = [p for p in (directory, *directory.parents) if not p.exists()]
+    for path in reversed(missing):
+        path.mkdir(mode=0o700, exist_ok=True)
 
 
 def generate_report(
