@@ -40,8 +40,8 @@ class LapseWarning:
     lapses_at: float
 
     def days_left(self, now: float) -> int:
-        """Whole days left, rounded up: 2.5 days is "あと3日"."""
-        return max(0, -int((now - self.lapses_at) // _DAY))
+        """Whole days left (2.5 days is "あと2日"), as the checklist counts them."""
+        return max(0, int((self.lapses_at - now) // _DAY))
 
     def message_ja(self, now: float) -> str:
         name = _PLATFORM_JA.get(self.platform, self.platform)

@@ -104,7 +104,7 @@ def expiry_ja(token: TokenStatus | None, now: float) -> str:
     when = jst(lapses)
     if lapses <= now:
         return f"{when}に切れています"
-    return f"{when}まで（あと{-int((now - lapses) // 86400)}日）"
+    return f"{when}まで（あと{int((lapses - now) // 86400)}日）"
 
 
 def silence_ja(last: float | None, now: float, hours: int) -> str:
