@@ -167,7 +167,9 @@ def test_a_user_who_does_not_manage_the_page(graph: FakeGraph, client: GraphClie
     assert line.mark == "fail" and f"ページ {PAGE_ID} を管理していません" in line.detail
 
 
-def test_a_user_token_for_a_managed_page_asks_for_the_page_token(graph: FakeGraph, client: GraphClient) -> None:
+def test_a_user_token_for_a_managed_page_asks_for_the_page_token(
+    graph: FakeGraph, client: GraphClient
+) -> None:
     graph.add_token(USER_TOKEN, FakeToken("USER", "900", "山田 太郎", ALL_SCOPES, pages=(PAGE_ID,)))
     report = MetaConnection(client, target(graph, page_token=USER_TOKEN)).connect()
     line = check(report, "facebook_page")
@@ -191,7 +193,9 @@ def test_instagram_not_linked_to_the_page(graph: FakeGraph, client: GraphClient)
     assert line.mark == "fail" and "つながっていません" in line.detail
 
 
-def test_without_the_app_id_permissions_and_expiry_are_not_claimed(graph: FakeGraph, client: GraphClient) -> None:
+def test_without_the_app_id_permissions_and_expiry_are_not_claimed(
+    graph: FakeGraph, client: GraphClient
+) -> None:
     page_token(graph)
     report = MetaConnection(client, target(graph, app_id=None)).connect()
     assert report.ok
@@ -201,7 +205,9 @@ def test_without_the_app_id_permissions_and_expiry_are_not_claimed(graph: FakeGr
     assert not any(c.comment_id == "debug_token" for c in graph.calls)
 
 
-def test_instagram_login_subscribes_comments_on_the_instagram_host(graph: FakeGraph, client: GraphClient) -> None:
+def test_instagram_login_subscribes_comments_on_the_instagram_host(
+    graph: FakeGraph, client: GraphClient
+) -> None:
     page_token(graph)
     graph.add_token(IG_TOKEN, FakeToken("INSTAGRAM", IG_ID, "mineshakyo"))
     t = target(graph, instagram_login="instagram", instagram_token=IG_TOKEN)
