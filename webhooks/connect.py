@@ -364,9 +364,10 @@ class MetaConnection:
                 Check("instagram_page", "fail", "Instagramとページの連携", detail, FIX_IG_NEEDS_PAGE)
             )
             return
-        token = t.instagram_token or t.page_token
-        status = self._token("instagram", token, INSTAGRAM_PERMISSIONS["facebook"], report)
-        if status is None or status.valid is False:
+        # Deletes and hides use SHAKYO_INSTAGRAM_TOKEN (often the Page token again); the link and the
+        # subscription are the Page's, so they are checked even when that token is missing.
+        status = self._token("instagram", t.instagram_token, INSTAGRAM_PERMISSIONS["facebook"], report)
+        if status is not None and status.valid is False:
             return
         reply = self._get(t.page_id, t.page_token, {"fields": "instagram_business_account"})
         label = "Instagramとページの連携"

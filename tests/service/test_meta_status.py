@@ -203,6 +203,7 @@ def test_meta_connect_command_subscribes_both_platforms(
         "SHAKYO_FACEBOOK_PAGE_ID": PAGE_ID,
         "SHAKYO_INSTAGRAM_ACCOUNT_ID": IG_ACCOUNT_ID,
         "SHAKYO_FACEBOOK_PAGE_TOKEN": "cli-page-token",
+        "SHAKYO_INSTAGRAM_TOKEN": "cli-page-token",
     }
     first = run_meta("connect", env)
     assert first.returncode == 0, first.stdout + first.stderr

@@ -46,6 +46,7 @@ def settings(make_settings: Callable[..., Settings], graph: FakeGraph) -> Settin
         meta_app_secret=GRAPH_SECRET,
         meta_app_id=graph.app_id,
         facebook_page_token=PAGE_TOKEN,
+        instagram_token=PAGE_TOKEN,
     )
 
 

@@ -52,7 +52,7 @@ def target(graph: FakeGraph, **overrides: object) -> MetaTarget:
         "page_id": PAGE_ID,
         "instagram_account_id": IG_ID,
         "page_token": PAGE_TOKEN,
-        "instagram_token": "",
+        "instagram_token": PAGE_TOKEN,
         "app_id": graph.app_id,
         "app_secret": SECRET,
         "instagram_api_url": graph.base_url,
@@ -183,6 +183,17 @@ def test_app_level_webhook_fields_are_checked(graph: FakeGraph, client: GraphCli
     line = check(report, "app_webhooks_instagram")
     assert line.mark == "fail" and "comments" in line.detail and "「Webhooks」" in line.fix
     assert check(report, "app_webhooks_page").mark == "ok"
+
+
+def test_a_missing_instagram_token_is_a_line_and_the_page_route_is_still_checked(
+    graph: FakeGraph, client: GraphClient
+) -> None:
+    page_token(graph)
+    report = MetaConnection(client, target(graph, instagram_token="")).connect()
+    line = check(report, "instagram_token")
+    assert line.mark == "fail" and "SHAKYO_INSTAGRAM_TOKEN が未設定" in line.detail
+    assert check(report, "instagram_page").mark == "ok"
+    assert check(report, "instagram_subscription").mark == "ok"
 
 
 def test_instagram_not_linked_to_the_page(graph: FakeGraph, client: GraphClient) -> None:
