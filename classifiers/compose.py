@@ -23,7 +23,12 @@ def compose(ctx: Context) -> Verdict:
     # its threshold, needs none of the merging below (same result, a fraction of the cost).
     if not evidence:
         return Verdict(False, [], dict(_NO_SCORES), Severity.NONE, [], "none", [], [])
-    if len(evidence) == 1 and not evidence[0].matches and not evidence[0].cleared:
+    if (
+        len(evidence) == 1
+        and not evidence[0].matches
+        and not evidence[0].cleared
+        and not evidence[0].support_kind  # the support phase's evidence has no scores: it needs the merge
+    ):
         ev = evidence[0]
         model_scores = ev.scores
         # The lowest cut-off that matters is 要確認's (the model's own where there is no policy); checked
@@ -45,8 +50,12 @@ def _merge(ctx: Context) -> Verdict:
     review: dict[str, float] = {}
     cleared: set[str] = set()
     model_tokens: list[str] = []
+    support_kind = ""
+    support_matches: list[Match] = []
     for ev in ctx.evidence:
         matches.extend(ev.matches)
+        if ev.support_kind and not support_kind:
+            support_kind, support_matches = ev.support_kind, ev.support_matches
         for cat, score in ev.scores.items():
             model_scores[cat] = max(model_scores.get(cat, 0.0), score)
         thresholds.update(ev.thresholds)
@@ -95,4 +104,7 @@ def _merge(ctx: Context) -> Verdict:
         matches=sorted(matches, key=lambda m: (m.start, m.end, m.rule_id)),
         model_tokens=model_tokens,
         review_categories=[] if flagged_cats else sorted(review_cats, key=lambda c: (-scores[c], c)),
+        needs_support=bool(support_kind),
+        support_kind=support_kind,
+        support_matches=support_matches,
     )

@@ -17,6 +17,7 @@ from classifiers.phases import (
     personal_info,
     phishing,
     spam,
+    support,
     tokenise,
 )
 from classifiers.phases.context import Context, Phase
@@ -26,6 +27,7 @@ PHASES: Sequence[Phase] = (
     normalise.phase,  # NFKC, folding, evasions -> Normalised with an offset map
     tokenise.phase,  # SudachiPy tokens over the normalised text
     lexicon_rules.phase,  # Aho-Corasick keyword rules + welfare allow-list + site file
+    support.phase,  # 相談が必要: crisis cues -> needs_support / support_kind (never a flag)
     personal_info.phase,  # phone, e-mail, address, My Number -> privacy
     links.phase,  # URLs, shorteners, punycode, deny/allow lists -> harmful_link / security
     phishing.phase,  # "page will be disabled", fake Meta support -> security

@@ -39,6 +39,11 @@ class Verdict:
     # 要確認: only the model suspects these categories, short of the confidence that flags. Never flagged,
     # never auto-hidden; staff see them in a low-priority view and reports count them apart.
     review_categories: list[str] = field(default_factory=list)
+    # 相談が必要: the writer, or someone they name, may be in danger or need welfare help now. Not a violation:
+    # it never sets flagged and such a comment is never hidden automatically; staff see it in the 相談 view.
+    needs_support: bool = False
+    support_kind: str = ""  # suicide | abuse | disaster | missing | poverty | isolation; "" when none
+    support_matches: list[Match] = field(default_factory=list)  # category = the kind; spans in the original
 
     @property
     def needs_review(self) -> bool:
@@ -60,6 +65,9 @@ class Verdict:
             "model_tokens": list(self.model_tokens),
             "needs_review": self.needs_review,
             "review_categories": list(self.review_categories),
+            "needs_support": self.needs_support,
+            "support_kind": self.support_kind,
+            "support_matches": [m.to_dict() for m in self.support_matches],
         }
 
     @classmethod
@@ -71,7 +79,15 @@ class Verdict:
             severity=Severity.parse(d["severity"]),
             clauses=list(d["clauses"]),
             action=d["action"],
-            matches=[Match(**{**m, "severity": Severity.parse(m["severity"])}) for m in d.get("matches", [])],
+            matches=[_match(m) for m in d.get("matches", [])],
             model_tokens=list(d.get("model_tokens", [])),
             review_categories=list(d.get("review_categories", [])),
+            # Verdicts stored before 相談 detection existed load as not needing support.
+            needs_support=bool(d.get("needs_support", False)),
+            support_kind=str(d.get("support_kind", "")),
+            support_matches=[_match(m) for m in d.get("support_matches", [])],
         )
+
+
+def _match(d: dict[str, Any]) -> Match:
+    return Match(**{**d, "severity": Severity.parse(d["severity"])})

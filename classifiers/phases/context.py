@@ -24,6 +24,9 @@ class Evidence:
     # Categories a phase has positive reason to clear (e.g. welfare allow-list context for the model).
     cleared: set[str] = field(default_factory=set)
     thresholds: dict[str, float] = field(default_factory=dict)  # the model's per-category cut-offs
+    # 相談が必要 (phases/support.py): the most urgent kind found and its cue matches. Never a category.
+    support_kind: str = ""
+    support_matches: list[Match] = field(default_factory=list)
     # The decision policy (classifiers/decision.py): the model alone flags at ``alone_thresholds``; from
     # ``review_thresholds`` up to that it is 要確認. Empty: ``thresholds`` for both (no 要確認).
     alone_thresholds: dict[str, float] = field(default_factory=dict)
