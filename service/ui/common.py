@@ -170,7 +170,11 @@ def token_banners(r: redis.Redis) -> tuple[dict[str, str], list[str]]:
     problems = token_problems(r)
     now = time.time()
     lapses: list[str] = []
-    for warning in lapse_warnings(load_report(r), now):
+    report = load_report(r)
+    for platform, token in report.tokens.items() if report else ():
+        if token.valid is False and token.error:  # refused at the last check, before any delete failed
+            problems.setdefault(platform, token.error)
+    for warning in lapse_warnings(report, now):
         if warning.level == "expired":
             problems.setdefault(warning.platform, warning.message_ja(now))
         else:

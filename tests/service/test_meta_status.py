@@ -123,6 +123,14 @@ def test_banners_show_lapses_and_join_expired_tokens_to_the_existing_banner(r: r
     problems, lapses = token_banners(r)
     assert "Facebookのアクセストークンの有効期限が切れています" in problems["facebook"]
     assert len(lapses) == 1 and "Instagramのアクセストークンの有効期限まであと1日です" in lapses[0]
+    # A token the last check found refused for another reason shows too.
+    refused = TokenStatus(
+        "instagram",
+        valid=False,
+        error="Metaアカウントのパスワードが変更されたため、トークンが使えなくなりました。",
+    )
+    save_report(r, report_with(facebook=gone, instagram=refused))
+    assert "パスワードが変更された" in token_banners(r)[0]["instagram"]
     # A refusal the action worker recorded keeps its own message.
     r.hset("{shakyo}:graph:token_problem", "facebook", "アクセストークンの有効期限が切れています。")
     assert token_banners(r)[0]["facebook"] == "アクセストークンの有効期限が切れています。"
