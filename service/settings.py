@@ -98,8 +98,23 @@ class Settings(BaseSettings):
     report_schedule: bool = True  # false: no built-in weekly report loop (run `shakyo-mod report` from cron)
     # Comments and their history older than this are purged daily; reports and audit counts are kept.
     retention_days: int = Field(default=400, ge=30)
+    # E-mail (service.notify.mail): sent only when a host and at least one recipient are set.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str | None = None  # unset: smtp_user
+    smtp_starttls: bool = True  # upgrade the connection with STARTTLS before logging in (port 587)
+    notify_email_to: Annotated[list[str], NoDecode] = Field(default_factory=list)  # comma-separated
+    # The address staff open the UI at (e.g. https://moderation.example.jp), for links in notifications.
+    public_url: str | None = None
+    # The council's own 相談窓口, given in the default support reply (service.support.templates). The service
+    # ships no phone number of its own: unset, the template shows a placeholder staff must fill in.
+    support_desk_name: str = "美祢市社会福祉協議会"
+    support_desk_phone: str | None = None
+    support_desk_hours: str | None = None  # unset: weekdays within hours_start–hours_end
 
-    @field_validator("council_names", "trusted_proxies", mode="before")
+    @field_validator("council_names", "trusted_proxies", "notify_email_to", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         if isinstance(value, str):
@@ -143,11 +158,33 @@ class Settings(BaseSettings):
         "meta_verify_token",
         "session_secret",
         "flare_webhook_url",
+        "smtp_host",
+        "smtp_user",
+        "smtp_password",
+        "smtp_from",
+        "public_url",
+        "support_desk_phone",
+        "support_desk_hours",
         mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("notify_email_to")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for address in value:
+            if "@" not in address or any(c.isspace() for c in address):
+                raise ValueError(f"not an e-mail address: {address}")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/") if value else value
 
     @field_validator("hours_end")
     @classmethod
@@ -230,6 +267,16 @@ _HINTS: dict[str, tuple[str, str]] = {
     ),
     "report_schedule": ("true か false を", "true or false"),
     "retention_days": ("30以上の日数を", "a number of days ≥ 30"),
+    "smtp_port": ("SMTPサーバーのポート番号(例: 587)を", "the SMTP server's port, such as 587"),
+    "smtp_starttls": ("true か false を", "true or false"),
+    "notify_email_to": (
+        "通知を受け取るメールアドレス(カンマ区切り)を",
+        "the e-mail addresses to notify, comma-separated",
+    ),
+    "public_url": (
+        "職員画面のURL(例: https://moderation.example.jp)を",
+        "the staff UI's address, such as https://moderation.example.jp",
+    ),
 }
 _DEFAULT_HINT = ("正しい値を", "a valid value")
 

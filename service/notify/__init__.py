@@ -1,0 +1,1 @@
+"""Notifications to staff outside the UI (e-mail)."""
