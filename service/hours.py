@@ -128,12 +128,15 @@ def should_auto_hide(
     *,
     hours: OperatingHours = DEFAULT_HOURS,
     min_severity: Severity = Severity.HIGH,
+    needs_support: bool = False,
 ) -> bool:
     """Hide before review when nobody will look soon: outside operating hours, or at any time in 緊急モード.
 
-    Only comments at or above `min_severity` qualify; the rest wait in the queue for staff.
+    Only comments at or above `min_severity` qualify; the rest wait in the queue for staff. A comment that needs
+    support (相談が必要) never does, at any hour or in 緊急モード: hiding a cry for help from its writer and their
+    friends is the one harm worse than the words; only a person may hide or delete it.
     """
-    if severity < min_severity:
+    if needs_support or severity < min_severity:
         return False
     return emergency_on or not hours.is_open(at)
 

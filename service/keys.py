@@ -17,6 +17,12 @@ slot and multi-key scripts and transactions stay legal. `<item>` is the staff it
 | `{shakyo}:queue:<status>` | zset | items by staff status; score = severity (worst first) then age (oldest first) |
 | `{shakyo}:after_flag:pending` | zset | flagged items whose after-flag steps (author index, flare count, auto-hide) are not done yet; score = stored at |
 | `{shakyo}:metrics:worker` | hash | worker counters summed over all workers (processed by outcome, classification time) |
+| `{shakyo}:support:<item>` | hash | a 相談 item (service.support.desk): kind, status, assignee, outcome, note, times |
+| `{shakyo}:support:items` | zset | every 相談 item, score = detected_at (the 相談 view lists them newest first) |
+| `{shakyo}:support:open` | zset | the 未対応 相談 items (the banner on every page), score = detected_at |
+| `{shakyo}:replies:<item>` | hash | request id -> JSON reply record (service.support.replies), sent as the Page/account |
+| `{shakyo}:reply_templates` | hash | template id -> JSON {title, text, updated_by, updated_at} (service.support.templates) |
+| `{shakyo}:reply_templates:seeded` | string | set once the default templates were written (deleting one keeps it deleted) |
 | `{shakyo}:webhook:last` | hash | platform -> epoch s of the last comment webhook accepted (set by the ingest script) |
 
 Owned by other modules: `{shakyo}:audit` (service.audit), `{shakyo}:users`, `{shakyo}:user:<name>`
@@ -34,6 +40,10 @@ FAILURES = TAG + "events:failures"
 COMMENTS_BY_RECEIVED = TAG + "comments:received"
 COMMENTS_FLAGGED = TAG + "comments:flagged"
 WORKER_METRICS = TAG + "metrics:worker"
+SUPPORT_ITEMS = TAG + "support:items"
+SUPPORT_OPEN = TAG + "support:open"
+REPLY_TEMPLATES = TAG + "reply_templates"
+REPLY_TEMPLATES_SEEDED = TAG + "reply_templates:seeded"
 # Written with the comment (Store.apply_event), removed with the auto-hide decision (Moderation.after_flagged).
 AFTER_FLAG_PENDING = TAG + "after_flag:pending"
 LAST_WEBHOOK = TAG + "webhook:last"
@@ -61,3 +71,11 @@ def applied(item: str) -> str:
 
 def queue(status: str) -> str:
     return f"{TAG}queue:{status}"
+
+
+def support_item(item: str) -> str:
+    return f"{TAG}support:{item}"
+
+
+def replies(item: str) -> str:
+    return f"{TAG}replies:{item}"

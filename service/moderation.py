@@ -415,7 +415,12 @@ class Moderation:
                 or mod.meta_hidden
                 or comment.hidden_on_platform
                 or not should_auto_hide(
-                    comment.severity_level, when, emergency, hours=hours, min_severity=min_severity
+                    comment.severity_level,
+                    when,
+                    emergency,
+                    hours=hours,
+                    min_severity=min_severity,
+                    needs_support=comment.needs_support,
                 )
             ):
                 pipe.multi()

@@ -110,6 +110,11 @@ class Comment:
     def severity_level(self) -> Severity:
         return Severity.parse(self.severity)
 
+    @property
+    def needs_support(self) -> bool:
+        """相談が必要 by the current text's verdict (never hidden automatically; see service.support)."""
+        return bool(self.verdict and self.verdict.get("needs_support"))
+
     def verdict_obj(self) -> Verdict | None:
         return Verdict.from_dict(self.verdict) if self.verdict is not None else None
 

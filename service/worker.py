@@ -28,6 +28,8 @@ from service.moderation import Moderation, flare_detector, operating_hours
 from service.settings import Settings
 from service.store import Store
 from service.streams import GroupReader
+from service.support.desk import SupportDesk
+from service.support.notify import SupportNotifier
 from webhooks.events import CommentEvent
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,8 @@ class Worker:
         self._flares = flare_detector(r, settings)
         self._hours = operating_hours(settings)
         self._auto_hide_from = Severity.parse(settings.auto_hide_min_severity)
+        self._support = SupportDesk(r)
+        self._notifier = SupportNotifier(settings)
 
     def run(self, stop: threading.Event) -> None:
         ensure_group(self._r)
@@ -149,6 +153,9 @@ class Worker:
             self._failed(entry_id, fields, exc)
             return
         metrics.record_processed(self._r, "duplicate" if outcome.duplicate else "applied", classify_seconds)
+        # 相談 first: staff are told at once, before anything else that follows a flag.
+        if verdict is not None and verdict.needs_support and not outcome.duplicate:
+            self._needs_support(outcome.item_id)
         if outcome.flagged and not outcome.duplicate:
             self._after_flagged(outcome.item_id)
         log.info(
@@ -183,6 +190,21 @@ class Worker:
             raise
         except redis.RedisError as exc:
             log.error("after-flagged steps failed", extra={"item_id": item_id, "error": type(exc).__name__})
+
+    def _needs_support(self, item_id: str) -> None:
+        """Open a 相談 item and notify staff (webhook, e-mail) the first time a comment needs support."""
+        try:
+            comment = self._store.get(item_id)
+            item = self._support.record(comment) if comment is not None else None
+        except redis.ConnectionError:
+            raise
+        except redis.RedisError as exc:
+            log.error("support step failed", extra={"item_id": item_id, "error": type(exc).__name__})
+            return
+        if item is None or comment is None:
+            return
+        delivered, failed = self._notifier.notify(item, comment)
+        self._support.note_notification(item_id, delivered, failed)
 
     def _failed(self, entry_id: str, fields: dict[str, Any], exc: Exception) -> None:
         attempts = int(self._r.hincrby(keys.FAILURES, entry_id, 1))
