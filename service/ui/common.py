@@ -22,6 +22,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from classifiers.categories import CATEGORIES, Severity
+from classifiers.phases.support import SUPPORT_KINDS
 from service.accounts import AccountStore, PasswordPolicy, Role
 from service.actions import token_problems
 from service.hours import JST, EmergencyMode, OperatingHours
@@ -38,6 +39,9 @@ from service.moderation import (
 )
 from service.settings import Settings
 from service.store import jst_datetime
+from service.support.desk import AUDIT_JA as SUPPORT_AUDIT_JA
+from service.support.desk import AUDIT_STATUS_JA as SUPPORT_STATUS_JA
+from service.support.desk import SupportDesk
 from service.web_security import CSRF_FIELD, CurrentUser, SecuritySettings, WebSecurity, session_secret
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -118,16 +122,30 @@ def _environment() -> Environment:
     )
     env.filters["jst"] = jst
     env.globals.update(
-        STATUS_JA=STATUS_JA,
+        STATUS_JA={**STATUS_JA, **SUPPORT_STATUS_JA},
         DECISION_JA=DECISION_JA,
-        AUDIT_ACTION_JA=AUDIT_ACTION_JA,
+        AUDIT_ACTION_JA={**AUDIT_ACTION_JA, **SUPPORT_AUDIT_JA},
         ROLE_JA={**{r.value: r.ja for r in Role}, "system": "自動"},
         CATEGORIES=CATEGORIES,
         PLATFORM_JA=PLATFORM_JA,
         CSRF_FIELD=CSRF_FIELD,
         severity_ja=lambda label: Severity.parse(label).ja if label else "",
+        KINDS=SUPPORT_KINDS,
+        since_ja=since_ja,
     )
     return env
+
+
+def since_ja(epoch: float, now: float | None = None) -> str:
+    """How long ago, in words staff read at a glance (3分前, 2時間前, 4日前)."""
+    seconds = max(0, int((time.time() if now is None else now) - epoch))
+    if seconds < 60:
+        return "1分以内"
+    if seconds < 3600:
+        return f"{seconds // 60}分前"
+    if seconds < 86400:
+        return f"{seconds // 3600}時間前"
+    return f"{seconds // 86400}日前"
 
 
 def jst(epoch: float | datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -151,6 +169,7 @@ def render(
     values.setdefault("token_problems", problems)
     values.setdefault("token_lapses", lapses)
     values.setdefault("emergency", ctx.emergency.state() if user else None)
+    values.setdefault("support_open", SupportDesk(ctx.r).open_count() if user else 0)
     is_chief = bool(user and user.role.at_least(Role.CHIEF))
     is_admin = bool(user and user.role.at_least(Role.ADMIN))
     return ctx.templates.TemplateResponse(

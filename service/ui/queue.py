@@ -13,6 +13,7 @@ from service import keys
 from service.moderation import ModerationError
 from service.store import QUEUE_STATUSES, Comment, Store
 from service.ui.common import INSTAGRAM_PROFILE_URL, JST, csrf, highlight, render, staff, ui
+from service.ui.support import unfinished_rows
 from service.web_security import CurrentUser
 
 router = APIRouter()
@@ -129,6 +130,7 @@ def queue_page(
         done=done,
         refused=refused,
         changed=changed,
+        support_rows=unfinished_rows(request),
     )
 
 

@@ -19,6 +19,8 @@ from classifiers.categories import Severity
 from service.accounts import AccountStore, Role
 from service.actions import ActionWorker, Tokens
 from service.settings import Settings
+from service.worker import Worker, ensure_group
+from tests.conftest import enqueue, fb
 from tests.fakes.fake_graph import FakeGraph
 from tests.service.test_moderation import add_flagged
 from webhooks.graph import GraphClient
@@ -258,3 +260,58 @@ def test_staff_cannot_open_the_audit_log(users: None, new_page: Callable[[], Pag
     assert response.status == 403
     assert "課長以上" in page.inner_text("main")
     assert page.locator("nav a[href='/audit']").count() == 0
+
+
+def test_support_view_banner_status_flow(
+    r: redis.Redis, redis_url: str, settings: Settings, users: None, new_page: Callable[[], Page]
+) -> None:
+    """相談: the banner on every page, the box above the queue, the view newest first, 未対応 → 対応中 → 対応済み."""
+    events = [
+        (
+            fb("31_1", "所持金が200円で今月の家賃も払えません", author_name="美東 次郎"),
+            time.time() - 3 * 3600,
+        ),
+        (
+            fb("31_2", "夫に毎日怒鳴られて、蹴られることもあります。もう限界です", author_name="秋芳 花子"),
+            None,
+        ),
+        (fb("31_3", "いつも見守りありがとうございます"), None),
+    ]
+    # The webhook path (asyncio) runs in its own thread: Playwright's sync API holds this one's event loop.
+    for event, received_at in events:
+        feeder = threading.Thread(
+            target=enqueue, args=(redis_url, event), kwargs={"received_at": received_at}
+        )
+        feeder.start()
+        feeder.join()
+    ensure_group(r)
+    Worker(r, settings).drain()
+    page = new_page()
+    login(page, "tanaka")
+    assert "相談が必要なコメントが2件、未対応です" in page.inner_text(".banner.support")
+    box = page.locator("section.support-box tbody tr")
+    assert box.count() == 2 and "DV・虐待" in box.first.inner_text()  # newest first
+    page.goto("/reports")
+    assert page.locator(".banner.support").count() == 1  # on every page
+
+    page.goto("/support")
+    rows = page.locator("table.support tbody tr")
+    assert rows.count() == 2
+    first, second = rows.nth(0).inner_text(), rows.nth(1).inner_text()
+    assert "DV・虐待" in first and "秋芳 花子" in first and "未対応" in first and "1分以内" in first
+    assert "生活困窮" in second and "美東 次郎" in second and "3時間前" in second
+
+    page.click("a[href='/support/facebook:31_2']")
+    assert page.locator("blockquote mark.support").count() >= 1
+    page.click("text=対応を始める")
+    page.wait_for_url(re.compile(r"done=start"))
+    assert "対応中（tanaka）" in page.inner_text("h1")
+    page.screenshot(path=str(SCREENSHOTS / "support.png"), full_page=True)
+    page.check("input[name=outcome][value=called]")
+    page.fill("textarea[name=note]", "ご本人に電話し、DV相談窓口を案内した")
+    page.click("text=対応済みにする >> nth=-1")
+    page.wait_for_url(re.compile(r"done=finish"))
+    assert "対応済み：電話した" in page.inner_text(".support-actions")
+    assert "相談を対応済みに" in page.inner_text("table.audit")
+    page.goto("/support")
+    assert "相談が必要なコメントが1件、未対応です" in page.inner_text(".banner.support")
