@@ -26,11 +26,14 @@ from datetime import datetime
 from typing import Any
 
 from classifiers.categories import CATEGORIES, Severity
+from classifiers.phases.support import SUPPORT_KINDS
 from service.audit import AuditEntry
 from service.hours import JST, EmergencyPeriod, OperatingHours
 from service.incidents import FlareState
 from service.reports.week import IsoWeek
 from service.store import REMOVED_ON_PLATFORM, Comment
+from service.support.desk import OUTCOME_JA as SUPPORT_OUTCOME_JA
+from service.support.desk import SupportItem
 
 PLATFORMS: tuple[str, ...] = ("facebook", "instagram")
 PLATFORM_JA = {"facebook": "Facebook", "instagram": "Instagram"}
@@ -99,6 +102,7 @@ class ReportData:
     audit: list[AuditEntry]  # every entry before the week's end
     emergency: list[EmergencyPeriod] = field(default_factory=list)  # overlapping the week
     flares: list[FlareState] = field(default_factory=list)  # started in the week
+    support: list[SupportItem] = field(default_factory=list)  # 相談 items detected in the week
     hours: OperatingHours = field(default_factory=OperatingHours)
     generated_at: datetime | None = None
 
@@ -550,6 +554,23 @@ def compute(data: ReportData, mask: Masker) -> dict[str, Any]:
         "incidents": _incidents(index, week, received, mask),
         "trend": [key_figures(index, week.previous(n)) for n in range(TREND_WEEKS - 1, -1, -1)],
         "staff": _staff(entries),
+        "support": _support(data.support, end),
+    }
+
+
+def _support(items: list[SupportItem], week_end: float) -> dict[str, Any]:
+    """相談が必要なコメント: counts by kind and outcome, and how soon staff first responded. No comment text."""
+    waits = [i.first_response_at - i.detected_at for i in items if i.first_response_at is not None]
+    waits = [max(0.0, w) / 60 for w in waits]
+    return {
+        "total": len(items),
+        "by_kind": {kind: sum(1 for i in items if i.kind == kind) for kind in SUPPORT_KINDS},
+        "by_outcome": {o: sum(1 for i in items if i.outcome == o) for o in SUPPORT_OUTCOME_JA},
+        "unanswered_at_week_end": sum(
+            1 for i in items if i.first_response_at is None or i.first_response_at >= week_end
+        ),
+        "first_response_minutes_median": round(m, 1) if (m := median(waits)) is not None else None,
+        "first_response_minutes_max": round(max(waits), 1) if waits else None,
     }
 
 

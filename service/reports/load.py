@@ -12,6 +12,7 @@ from service.incidents import FlareDetector
 from service.reports.figures import TREND_WEEKS, ReportData
 from service.reports.week import IsoWeek
 from service.store import Comment, Store
+from service.support.desk import SupportDesk
 
 
 def load_report_data(
@@ -32,6 +33,7 @@ def load_report_data(
         audit=list(AuditLog(r).entries(until=end)),
         emergency=EmergencyMode(r).periods(week.start, week.end),
         flares=flares,
+        support=SupportDesk(r).between(week.start.timestamp(), end),
         hours=hours,
         generated_at=now,
     )

@@ -10,10 +10,12 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from classifiers.categories import Severity
+from classifiers.phases.support import SUPPORT_KINDS
 from service.hours import JST
 from service.moderation import STATUS_JA
 from service.reports import charts
 from service.reports.figures import OUTCOME_JA, OUTCOMES, PLATFORM_JA, PLATFORMS, SEVERITIES
+from service.support.desk import OUTCOME_JA as SUPPORT_OUTCOME_JA
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 # Column order of the staff-activity table.
@@ -85,5 +87,7 @@ def render_html(report: dict[str, Any], *, font_url: str | None = None) -> str:
             staff_actions=STAFF_ACTIONS,
             action_ja=ACTION_JA,
             status_ja=STATUS_JA,
+            support_kinds=SUPPORT_KINDS,
+            support_outcomes=SUPPORT_OUTCOME_JA,
         )
     )

@@ -17,6 +17,10 @@ from service.audit import AuditLog
 from service.hours import JST, EmergencyMode, should_auto_hide
 from service.incidents import FlareDetector
 from service.moderation import ACTIONS_STREAM, Moderation
+from service.reports.figures import compute
+from service.reports.load import load_report_data
+from service.reports.render_html import render_html
+from service.reports.week import IsoWeek
 from service.settings import Settings
 from service.store import Store
 from service.support.desk import DONE, IN_PROGRESS, OPEN, SupportDesk, SupportError
@@ -223,3 +227,24 @@ def test_an_open_item_can_be_closed_directly(r: redis.Redis) -> None:
     done = desk.finish(item_id, "not_needed", actor="suzuki", role="staff", now=1100.0)
     assert (done.status, done.assignee, done.first_response_at) == (DONE, "suzuki", 1100.0)
     assert desk.open_count() == 0
+
+
+def test_weekly_report_counts_by_kind_and_times_the_first_response_without_text(r: redis.Redis) -> None:
+    desk = SupportDesk(r)
+    monday = datetime(2026, 11, 23, 9, 0, tzinfo=JST).timestamp()
+    first, second = add_crisis(r), add_crisis(r, text="3日何も食べてない、もう死にたい")
+    desk.record(Store(r).get(first), now=monday)
+    desk.record(Store(r).get(second), now=monday + 3600)
+    desk.start(first, actor="tanaka", role="staff", now=monday + 10 * 60)
+    desk.finish(first, "replied", actor="tanaka", role="staff", now=monday + 20 * 60)
+    desk.finish(second, "referred", actor="suzuki", role="staff", now=monday + 3600 + 30 * 60)
+    week = IsoWeek.containing(datetime.fromtimestamp(monday, JST))
+    report = compute(load_report_data(r, week), lambda text: text)
+    support = report["support"]
+    assert support["total"] == 2 and support["by_kind"]["suicide"] == 2
+    assert support["by_outcome"] == {"replied": 1, "called": 0, "referred": 1, "not_needed": 0}
+    assert (support["first_response_minutes_median"], support["first_response_minutes_max"]) == (20.0, 30.0)
+    assert support["unanswered_at_week_end"] == 0
+    html = render_html(report)
+    assert "相談が必要なコメント：2件" in html and "中央値 20.0分" in html
+    assert "死にたい" not in html.split("相談が必要なコメント：")[1].split("</p>")[0]
