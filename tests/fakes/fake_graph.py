@@ -69,6 +69,7 @@ class Reply:
     body: dict[str, Any] | None = None
     delay: float = 0.0
     headers: tuple[tuple[str, str], ...] = ()
+    drop: bool = False  # close the connection without answering (nothing is applied)
 
     @classmethod
     def server_error(cls, status: int = 500) -> Reply:
@@ -108,6 +109,11 @@ class Reply:
     @classmethod
     def error(cls, status: int, code: int, message: str, *, subcode: int | None = None) -> Reply:
         return cls(*_error(status, code, message, subcode=subcode))
+
+    @classmethod
+    def dropped(cls) -> Reply:
+        """Close the connection without a status line: the client sees the connection reset."""
+        return cls(drop=True)
 
     @classmethod
     def delayed(cls, seconds: float) -> Reply:
@@ -315,6 +321,11 @@ class FakeGraph:
         with self._lock:
             queue = self._scripts.get(comment_id)
             scripted = queue.popleft() if queue else None
+        if scripted is not None and scripted.drop:
+            with self._lock:
+                self._calls.append(Call(request.command, version, comment_id, query, form, 0))
+            request.close_connection = True
+            return
         if scripted is not None and scripted.delay:
             time.sleep(scripted.delay)
         status, body, headers = self._answer(

@@ -23,14 +23,27 @@ def test_formatters_never_raise(epoch: float) -> None:
 
 
 def test_queue_list_json_prints_every_item_despite_a_far_future_time(
-    r: redis.Redis, redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    r: redis.Redis,
+    redis_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     store = Store(r)
     flagged = Verdict.from_dict(
-        {"flagged": True, "categories": ["insult"], "scores": {"insult": 0.9}, "severity": "high", "clauses": [], "action": "hide"}
+        {
+            "flagged": True,
+            "categories": ["insult"],
+            "scores": {"insult": 0.9},
+            "severity": "high",
+            "clauses": [],
+            "action": "hide",
+        }
     )
     for i in range(5):
-        store.apply_event(f"1-{i}", fb(f"9_{i}", f"死ねよクズ {i}"), received_at=1_760_000_000 + i, verdict=flagged)
+        store.apply_event(
+            f"1-{i}", fb(f"9_{i}", f"死ねよクズ {i}"), received_at=1_760_000_000 + i, verdict=flagged
+        )
     # As the webhook stored 1e17 ms before parse-time bounds: year ~3 million.
     r.hset(keys.comment("facebook:9_2"), "created_time", "1e14")
     monkeypatch.chdir(tmp_path)

@@ -58,7 +58,9 @@ def server_errors(caplog: pytest.LogCaptureFixture) -> Iterator[list[logging.Log
     assert not errors, [r.getMessage() for r in errors]
 
 
-def post(client: httpx.Client, body: bytes, *, signature: str | None = "auto", **headers: str) -> httpx.Response:
+def post(
+    client: httpx.Client, body: bytes, *, signature: str | None = "auto", **headers: str
+) -> httpx.Response:
     if signature == "auto":
         signature = sign(body)
     if signature is not None:
@@ -130,7 +132,9 @@ def test_created_time_out_of_range_becomes_the_receipt_time(
     client: httpx.Client, r: redis.Redis, created_time: Any
 ) -> None:
     before = time.time()
-    body = to_body(fb_payload(PAGE_ID, [fb_comment(f"{PAGE_ID}_1_9", "こんにちは", created_time=created_time)]))
+    body = to_body(
+        fb_payload(PAGE_ID, [fb_comment(f"{PAGE_ID}_1_9", "こんにちは", created_time=created_time)])
+    )
     assert post(client, body).status_code == 200
     after = time.time()
     (event,) = stream_events(r)
@@ -209,7 +213,13 @@ def test_body_over_one_mebibyte_with_and_without_content_length(
     assert resp.status_code == 413
     # httpx refuses to send a lying or malformed Content-Length, so these go over a plain socket.
     small = b'{"object":"page","entry":[]}'
-    for declared, body in (("10", big[:70_000]), ("-1", small), ("1e9", small), ("abc", small), (str(10**30), small)):
+    for declared, body in (
+        ("10", big[:70_000]),
+        ("-1", small),
+        ("1e9", small),
+        ("abc", small),
+        (str(10**30), small),
+    ):
         status = raw_post(app_url, body, {"Content-Length": declared, "X-Hub-Signature-256": sign(body)})
         assert 400 <= status < 500, declared
     assert r.xlen(keys.EVENTS) == 0
