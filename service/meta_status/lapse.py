@@ -4,7 +4,8 @@ A token lapses at the earlier of its expiry and its data-access expiry (`TokenSt
 last stored check). Every page shows a banner while a warning stands (`lapse_warnings`, computed from the
 clock at each request). Each warning is also sent once (`notify_lapses`, deduplicated per platform, level
 and lapse time in Redis, so several processes and restarts send it once) to the outgoing webhook
-(`SHAKYO_FLARE_WEBHOOK_URL`, the same one as 炎上 warnings).
+(`SHAKYO_FLARE_WEBHOOK_URL`, the same one as 炎上 warnings) and by e-mail when SMTP is configured
+(`service.notify.mail`, SHAKYO_SMTP_* and SHAKYO_NOTIFY_EMAIL_TO).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import requests
 
 from service.hours import JST
 from service.meta_status.state import LAPSE_SENT_KEY
+from service.notify.mail import MailError, send_mail
+from service.settings import Settings
 from webhooks.connect import ConnectionReport
 
 log = logging.getLogger(__name__)
@@ -117,5 +120,19 @@ def webhook_sender(url: str, timeout: float = 5.0) -> Sender:
             return
         if not resp.ok:
             log.warning("token lapse webhook to %s answered HTTP %d", host, resp.status_code)
+
+    return send
+
+
+def mail_sender(settings: Settings) -> Sender:
+    """E-mail the warning to SHAKYO_NOTIFY_EMAIL_TO; a failure is logged (one line, no secrets), never raised."""
+
+    def send(warning: LapseWarning, message: str) -> None:
+        name = _PLATFORM_JA.get(warning.platform, warning.platform)
+        what = "期限切れ" if warning.level == "expired" else "期限が近づいています"
+        try:
+            send_mail(settings, f"【要対応】{name}のアクセストークンの{what}", message)
+        except MailError as exc:
+            log.warning("token lapse mail not sent: %s", exc.message_ja)
 
     return send

@@ -13,7 +13,7 @@ import time
 
 import redis
 
-from service.meta_status.lapse import Sender, notify_lapses, webhook_sender
+from service.meta_status.lapse import Sender, mail_sender, notify_lapses, webhook_sender
 from service.meta_status.state import (
     CHECK_LOCK_KEY,
     configured_platforms,
@@ -22,6 +22,7 @@ from service.meta_status.state import (
     meta_connection,
     save_report,
 )
+from service.notify.mail import mail_configured
 from service.settings import Settings
 from webhooks.connect import ConnectionReport
 
@@ -32,8 +33,14 @@ _TICK_SECONDS = 60.0
 
 
 def senders(settings: Settings) -> list[Sender]:
+    """Where lapse warnings go besides the banner: the outgoing webhook and e-mail, each when configured."""
+    found: list[Sender] = []
     url = settings.secret("flare_webhook_url")
-    return [webhook_sender(url)] if url else []
+    if url:
+        found.append(webhook_sender(url))
+    if mail_configured(settings):
+        found.append(mail_sender(settings))
+    return found
 
 
 def check_now(r: redis.Redis, settings: Settings) -> ConnectionReport:

@@ -18,12 +18,14 @@ import redis
 from service import keys
 from service.hours import JST
 from service.meta_status.lapse import lapse_warnings, notify_lapses, webhook_sender
+from service.meta_status.monitor import senders
 from service.meta_status.overview import overview, silence_ja
 from service.meta_status.state import STATUS_KEY, load_report, save_report
 from service.settings import Settings
 from service.ui.common import token_banners
 from tests.conftest import REPO
 from tests.fakes.fake_graph import FakeGraph, FakeToken
+from tests.fakes.smtp import smtp_server
 from tests.service.test_incidents import Receiver, receiver  # noqa: F401 (the receiver fixture)
 from tests.service.test_webhook_route import post
 from tests.webhooks.payloads import (
@@ -112,6 +114,30 @@ def test_each_warning_goes_to_the_outgoing_webhook_once(r: redis.Redis, receiver
     # A renewed token lapsing later warns afresh.
     renewed = report_with(facebook=fb_token(expires_at=int(LAPSE + 60 * DAY)))
     assert [w.level for w in notify_lapses(r, renewed, LAPSE + 47 * DAY, send)] == ["14"]
+
+
+def test_warnings_are_mailed_when_smtp_is_configured(
+    r: redis.Redis,
+    make_settings: Callable[..., Settings],
+    receiver: Receiver,  # noqa: F811
+) -> None:
+    with smtp_server() as (port, inbox):
+        settings = make_settings(
+            smtp_host="127.0.0.1",
+            smtp_port=port,
+            smtp_starttls=False,
+            smtp_from="moderation@shakyo.example.jp",
+            notify_email_to="kanri@shakyo.example.jp",
+            flare_webhook_url=receiver.url,
+        )
+        report = report_with(facebook=fb_token())
+        notify_lapses(r, report, LAPSE - 3 * DAY, senders(settings))
+        notify_lapses(r, report, LAPSE - 2 * DAY, senders(settings))  # the same level: nothing more
+        (msg,) = inbox.wait_for(1)
+    assert msg["Subject"] == "【要対応】Facebookのアクセストークンの期限が近づいています"
+    assert "あと3日です（2027-01-15 09:00まで）" in msg.get_content()
+    assert len(inbox.messages) == 1 and [b["level"] for b in receiver.bodies] == ["3"]
+    assert senders(make_settings()) == []  # neither configured: the banner only
 
 
 def test_banners_show_lapses_and_join_expired_tokens_to_the_existing_banner(r: redis.Redis) -> None:
