@@ -359,7 +359,7 @@ class AccountStore:
         self._audit(pipe, by, "account_created", when, note=f"{name}（{role.ja}）")
         pipe.execute()
         account = self.get(name)
-        assert account is not None  # just written in the transaction above
+        assert account is not None  # nosec B101  # narrows the type: just written in the transaction above
         return account
 
     def authenticate(self, username: str, password: str, *, now: datetime | None = None) -> Account | None:

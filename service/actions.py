@@ -36,7 +36,7 @@ from webhooks.graph import ActionResult, GraphClient
 log = logging.getLogger(__name__)
 
 ACTIONS_GROUP = "actors"
-TOKEN_PROBLEM_KEY = "{shakyo}:graph:token_problem"
+TOKEN_PROBLEM_KEY = "{shakyo}:graph:token_problem"  # nosec B105  # a Redis key name
 _RETRY_AFTER_REDIS_ERROR = 1.0
 _PLATFORM_JA = {"facebook": "Facebook", "instagram": "Instagram"}
 

@@ -44,11 +44,11 @@ from service.hours import JST, now_jst
 
 log = logging.getLogger(__name__)
 
-SECRET_KEY = "{shakyo}:secret:session"
+SECRET_KEY = "{shakyo}:secret:session"  # nosec B105  # the Redis key the secret is kept under, not the secret
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 LOGIN_PATH = "/login"
-PASSWORD_PATH = "/password"
+PASSWORD_PATH = "/password"  # nosec B105  # a URL path
 
 # Headers every HTML response should carry; the app adds them in a middleware.
 SECURITY_HEADERS: dict[str, str] = {

@@ -62,7 +62,7 @@ _USE_CASE = {
     "instagram": "「Manage messaging and content on Instagram」",
 }
 FIX_TOKEN = (
-    "「Graph API Explorer」（developers.facebook.com/tools/explorer）で「Meta App」にこのアプリ、"
+    "「Graph API Explorer」（developers.facebook.com/tools/explorer）で「Meta App」にこのアプリ、"  # nosec B105  # a message to staff
     "「User or Page」に社協のページを選んで必要な権限を付けたトークンを取得し、長期トークンに交換してから "
     ".env の {env} に設定し、サービスを再起動してください（README「Metaとの接続」の手順4）。"
 )
@@ -77,7 +77,7 @@ FIX_NOT_MANAGED = (
     "SHAKYO_FACEBOOK_PAGE_ID が正しいか確かめてください。"
 )
 FIX_USER_TOKEN = (
-    "ユーザーのトークンが設定されています。コメントの削除・非表示とWebhookの登録にはページのトークンが必要です。"
+    "ユーザーのトークンが設定されています。コメントの削除・非表示とWebhookの登録にはページのトークンが必要です。"  # nosec B105  # a message to staff
     "「Graph API Explorer」の「User or Page」で社協のページを選んで取得したトークンを設定してください。"
 )
 FIX_APP_MISMATCH = "このトークンは別のアプリで発行されています。SHAKYO_META_APP_ID のアプリを「Meta App」に選んでトークンを取り直してください。"
@@ -95,7 +95,7 @@ FIX_IG_NEEDS_PAGE = (
     "FacebookログインでInstagramにつなぐときはページ経由になるため、SHAKYO_FACEBOOK_PAGE_ID と "
     "SHAKYO_FACEBOOK_PAGE_TOKEN も設定してください（Instagramログインを使うなら SHAKYO_INSTAGRAM_LOGIN=instagram）。"
 )
-FIX_APP_SECRET = "アプリダッシュボードの「App settings」→「Basic」の「App secret」を .env の SHAKYO_META_APP_SECRET に設定してください。"
+FIX_APP_SECRET = "アプリダッシュボードの「App settings」→「Basic」の「App secret」を .env の SHAKYO_META_APP_SECRET に設定してください。"  # nosec B105  # a message to staff
 FIX_APP_ID = (
     "アプリダッシュボードの「App settings」→「Basic」の「App ID」を .env の SHAKYO_META_APP_ID に設定すると、"
     "権限と有効期限も確かめます。"

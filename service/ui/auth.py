@@ -42,7 +42,7 @@ def login_form(request: Request, next: str = HOME) -> HTMLResponse:
 
 
 @router.post(LOGIN_PATH, response_class=HTMLResponse)
-def login(
+def login(  # nosec B107  # form fields default to empty
     request: Request,
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
@@ -87,7 +87,7 @@ def password_form(request: Request, user: Annotated[CurrentUser, Depends(_logged
 
 
 @router.post(PASSWORD_PATH, response_class=HTMLResponse, dependencies=[Depends(csrf)])
-def change_password(
+def change_password(  # nosec B107  # form fields default to empty
     request: Request,
     user: Annotated[CurrentUser, Depends(_logged_in)],
     current_password: Annotated[str, Form()] = "",
