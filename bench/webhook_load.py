@@ -8,6 +8,7 @@ acknowledged comment is in the store.
 
     python bench/webhook_load.py                  # 300 req/s for 60 s
     python bench/webhook_load.py --rate 100 --duration 10
+    python bench/webhook_load.py --fsync everysec   # the embedded server's SHAKYO_REDIS_FSYNC (default always)
 """
 
 from __future__ import annotations
@@ -191,6 +192,9 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=300.0, help="requests per second (default 300)")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load (default 60)")
     parser.add_argument("--toxic-every", type=int, default=5, help="every n-th comment is abusive (0: none)")
+    parser.add_argument(
+        "--fsync", choices=("always", "everysec"), default="always", help="SHAKYO_REDIS_FSYNC of the server"
+    )
     parser.add_argument("--drain-timeout", type=float, default=120.0, help="seconds to wait for the worker")
     args = parser.parse_args()
 
@@ -205,6 +209,7 @@ def main() -> int:
         SHAKYO_FACEBOOK_PAGE_ID=PAGE_ID,
         SHAKYO_DATA_DIR=str(data_dir),
         SHAKYO_LOG_LEVEL="WARNING",
+        SHAKYO_REDIS_FSYNC=args.fsync,
     )
     serve = subprocess.Popen(
         [sys.executable, "-m", "service", "serve", "--port", str(port)], env=env, cwd=data_dir
@@ -246,6 +251,7 @@ def main() -> int:
 
     report = {
         "target_rate": args.rate,
+        "fsync": args.fsync,
         "duration_s": args.duration,
         "sent": outcome["sent"],
         "sustained_rps": round(len(lat) / outcome["elapsed"], 1),
