@@ -60,15 +60,15 @@ class MetaMonitor(threading.Thread):
         super().__init__(name="meta-monitor", daemon=True)
         self._r = r
         self._settings = settings
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             try:
                 self.tick()
             except redis.RedisError as exc:
                 log.warning("meta monitor: redis error", extra={"error": type(exc).__name__})
-            self._stop.wait(_TICK_SECONDS)
+            self._halt.wait(_TICK_SECONDS)
 
     def tick(self) -> None:
         if self._r.set(CHECK_LOCK_KEY, "1", nx=True, ex=CHECK_EVERY_SECONDS):
@@ -77,7 +77,7 @@ class MetaMonitor(threading.Thread):
             notify_lapses(self._r, load_report(self._r), time.time(), senders(self._settings))
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join(timeout=15)
         self._r.close()
 

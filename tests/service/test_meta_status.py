@@ -18,7 +18,7 @@ import redis
 from service import keys
 from service.hours import JST
 from service.meta_status.lapse import lapse_warnings, notify_lapses, webhook_sender
-from service.meta_status.monitor import senders
+from service.meta_status.monitor import monitor_thread, senders
 from service.meta_status.overview import overview, silence_ja
 from service.meta_status.state import STATUS_KEY, load_report, save_report
 from service.settings import Settings
@@ -269,3 +269,33 @@ def test_meta_connect_without_the_app_secret_says_which_setting(cli_env: dict[st
     os.makedirs(cli_env["SHAKYO_DATA_DIR"], exist_ok=True)
     done = run_meta("connect", {**cli_env, "PYTHONPATH": str(REPO)})
     assert done.returncode == 2 and "SHAKYO_META_APP_SECRET" in done.stderr
+
+
+def test_the_monitor_checks_read_only_and_stops_cleanly(
+    graph: FakeGraph, make_settings: Callable[..., Settings], r: redis.Redis, redis_url: str
+) -> None:
+    settings = make_settings(
+        graph_api_url=graph.base_url,
+        meta_app_secret="cli-secret",
+        meta_app_id=graph.app_id,
+        facebook_page_token="cli-page-token",
+        instagram_token="cli-page-token",
+    )
+    monitor = monitor_thread(redis.Redis.from_url(redis_url, decode_responses=True), settings)
+    assert monitor is not None
+    monitor.start()
+    deadline = time.monotonic() + 30
+    while load_report(r) is None:
+        assert time.monotonic() < deadline, "the monitor never stored a report"
+        time.sleep(0.05)
+    monitor.stop()
+    assert not monitor.is_alive()
+    stored = load_report(r)
+    assert stored is not None and stored.tokens["facebook"].owner_id == PAGE_ID
+    assert [c for c in graph.calls if c.method == "POST"] == []  # it only reads
+    assert (
+        monitor_thread(
+            redis.Redis.from_url(redis_url), make_settings(facebook_page_id=None, instagram_account_id=None)
+        )
+        is None
+    )
