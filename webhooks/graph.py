@@ -14,6 +14,14 @@ urllib3's `Retry` is not used: it cannot see Graph's error codes, which arrive w
 and two nested retry layers would make the attempt count and the total wait hard to bound.
 Delays grow as `backoff * 2**n` (capped), or follow a longer `Retry-After`.
 A `GraphClient` holds a `requests.Session`; use one client per thread.
+
+Replies (`reply_to_comment`): Facebook `POST /{comment-id}/comments`, Instagram `POST /{ig-comment-id}/replies`,
+both with `message`, answered with the new comment's `id`. Unlike delete and hide, posting twice posts two
+replies, so only an answer that proves nothing was created (throttling, HTTP 429, a connection never made) is
+simply sent again. After an ambiguous one (5xx, a timeout or a connection dropped once the request was out) the
+comment's replies are read back (`GET /{comment-id}/comments`, `GET /{ig-comment-id}/replies`) and a reply from
+our own Page/account with the same text found there counts as sent; the message is posted again only when the
+read-back shows it is not there.
 """
 
 from __future__ import annotations
@@ -23,7 +31,8 @@ import hmac
 import logging
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, Literal
 
 import requests
@@ -46,6 +55,7 @@ _MSG_DONE = {
     "delete": "コメントを削除しました。",
     "hide": "コメントを非表示にしました。",
     "unhide": "コメントの非表示を解除しました。",
+    "reply": "返信を投稿しました。",
 }
 _MSG_GONE = "コメントはすでに削除されているか、見つかりませんでした。処理済みとして扱います。"
 _MSG_TOKEN_EXPIRED = (
@@ -70,6 +80,14 @@ _MSG_CONNECTION = (
     "Metaのサーバーに接続できませんでした。ネットワークを確認し、時間をおいてから、もう一度お試しください。"
 )
 _MSG_BAD_ID = "コメントIDの形式が正しくないため、処理できませんでした。"
+_MSG_REPLY_GONE = "返信先のコメントは削除されているか、見つかりませんでした。返信は投稿されていません。"
+_MSG_REPLY_UNKNOWN = (
+    "Metaからの応答が途中で途切れ、返信が投稿されたかどうかを確かめられませんでした。"
+    "Facebook・Instagramの画面で確認してから、必要ならもう一度送ってください。"
+)
+# A reply of ours found on read-back may have been written this long before the request (clock skew).
+_READBACK_SLACK = 600.0
+_READBACK_LIMIT = "100"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +98,7 @@ class ActionResult:
     code: int | None = None  # Graph error code, when Meta sent one
     subcode: int | None = None
     attempts: int = 0  # HTTP requests sent
+    reply_id: str = ""  # the reply's id on Meta, once a reply is known to be there
 
 
 def appsecret_proof(access_token: str, app_secret: str) -> str:
@@ -144,6 +163,138 @@ class GraphClient:
         action = "hide" if hidden else "unhide"
         params = {flag: "true" if hidden else "false"}
         return self._call("POST", action, platform, comment_id, access_token, params)
+
+    def reply_to_comment(
+        self,
+        platform: Platform,
+        comment_id: str,
+        message: str,
+        access_token: str,
+        *,
+        own_id: str,
+        since: float,
+        read_back_first: bool = False,
+        thread_ids: tuple[str, ...] = (),
+        known_ids: frozenset[str] = frozenset(),
+    ) -> ActionResult:
+        """Post `message` as a reply to the comment, at most once (see the module docstring).
+
+        `own_id` is the Page or Instagram account id replies come from; `since` (epoch seconds) the time the
+        reply was asked for; `read_back_first` says an earlier attempt may have reached Meta (a worker died,
+        or the last try ended ambiguously), so the replies are read before anything is posted. `thread_ids`
+        are further comments whose replies may hold ours (an Instagram reply to a reply is added to the
+        top-level comment), and `known_ids` replies already accounted for by other requests.
+        """
+        _check_platform(platform)
+        if not _COMMENT_ID.fullmatch(comment_id):
+            return ActionResult(False, "failed", _MSG_BAD_ID)
+        if not access_token:
+            return ActionResult(False, "token_expired", _MSG_TOKEN_MISSING)
+        edge = "comments" if platform == "facebook" else "replies"
+        url = f"{self._base_url}/{comment_id}/{edge}"
+        body = {
+            "message": message,
+            "access_token": access_token,
+            "appsecret_proof": appsecret_proof(access_token, self._app_secret),
+        }
+        target = _ReplyTarget(platform, (comment_id, *thread_ids), message, own_id, since, known_ids)
+        maybe_sent = read_back_first
+        attempts = 0
+        while True:
+            if maybe_sent:
+                found = self._find_reply(target, access_token)
+                if isinstance(found, ActionResult):
+                    return replace(found, attempts=attempts)
+                if found is None:  # unreadable now: posting blind could post twice
+                    return ActionResult(False, "failed", _MSG_REPLY_UNKNOWN, attempts=attempts)
+                if found:
+                    return ActionResult(True, "done", _MSG_DONE["reply"], attempts=attempts, reply_id=found)
+            attempts += 1
+            retry_after: float | None = None
+            try:
+                response = self._session.post(url, data=body, timeout=self._timeout)
+            except requests.RequestException as exc:
+                log.warning(
+                    "graph reply %s %s: %s (attempt %d)", platform, comment_id, type(exc).__name__, attempts
+                )
+                # Only a connection never made proves the request did not reach Meta.
+                maybe_sent = maybe_sent or not isinstance(exc, requests.ConnectTimeout)
+                if attempts > self._max_retries:
+                    return self._unconfirmed(target, access_token, maybe_sent, _MSG_CONNECTION, attempts)
+            else:
+                result = self._interpret(response, "reply", platform, comment_id, attempts)
+                if result is not None and result.ok:
+                    if result.outcome == "already_gone":
+                        return replace(result, ok=False, message_ja=_MSG_REPLY_GONE)
+                    reply_id = _reply_id(response)
+                    if reply_id:
+                        return replace(result, reply_id=reply_id)
+                    maybe_sent = True  # a 2xx without the new id: look for the reply before anything else
+                elif result is not None:
+                    return result
+                else:
+                    error = _graph_error(response)
+                    throttled = response.status_code == 429 or (
+                        error is not None and error.code in RATE_LIMIT_CODES
+                    )
+                    maybe_sent = maybe_sent or not throttled
+                    retry_after = _retry_after(response)
+                if attempts > self._max_retries:
+                    return self._unconfirmed(target, access_token, maybe_sent, None, attempts, response)
+            time.sleep(self._delay(attempts, retry_after))
+
+    def _unconfirmed(
+        self,
+        target: _ReplyTarget,
+        access_token: str,
+        maybe_sent: bool,
+        message: str | None,
+        attempts: int,
+        response: requests.Response | None = None,
+    ) -> ActionResult:
+        """The retries are spent: a last read-back tells a reply that did get through from one that did not."""
+        if maybe_sent:
+            found = self._find_reply(target, access_token)
+            if isinstance(found, ActionResult):
+                return replace(found, attempts=attempts)
+            if found is None:
+                return ActionResult(False, "failed", _MSG_REPLY_UNKNOWN, attempts=attempts)
+            if found:
+                return ActionResult(True, "done", _MSG_DONE["reply"], attempts=attempts, reply_id=found)
+        if response is not None:
+            return self._exhausted(response, attempts)
+        return ActionResult(False, "failed", message or _MSG_CONNECTION, attempts=attempts)
+
+    def _find_reply(self, target: _ReplyTarget, access_token: str) -> str | ActionResult | None:
+        """Our reply's id when the read-back shows it, "" when it shows it is not there, and for a read that
+        failed: the ActionResult to report (token or permission trouble) or None (try again later)."""
+        if target.platform == "facebook":
+            edge, params = (
+                "comments",
+                {
+                    "fields": "id,message,from,created_time",
+                    "filter": "stream",
+                    "order": "reverse_chronological",
+                    "limit": _READBACK_LIMIT,
+                },
+            )
+        else:
+            edge, params = "replies", {"fields": "id,text,from,timestamp", "limit": _READBACK_LIMIT}
+        for node in dict.fromkeys(target.threads):
+            got = self.request("GET", f"{node}/{edge}", access_token, params)
+            if not got.ok:
+                if got.code in _TOKEN_CODES:
+                    message = _MSG_TOKEN_PASSWORD if got.subcode == 460 else _MSG_TOKEN_EXPIRED
+                    return ActionResult(False, "token_expired", message, got.code, got.subcode)
+                if got.code in _PERMISSION_CODES:
+                    return ActionResult(False, "permission", _MSG_PERMISSION, got.code, got.subcode)
+                if (got.code, got.subcode) == _NOT_FOUND and node != target.threads[0]:
+                    continue
+                return None
+            for entry in _data(got.body):
+                if target.matches(entry):
+                    return str(entry["id"])
+        return ""
 
     def _call(
         self,
@@ -296,6 +447,56 @@ class GraphClient:
         if retry_after is not None:
             delay = max(delay, retry_after)
         return min(delay, _MAX_DELAY)
+
+
+@dataclass(frozen=True, slots=True)
+class _ReplyTarget:
+    """What our reply looks like when read back: its text, its author (our Page/account), its time."""
+
+    platform: str
+    threads: tuple[str, ...]
+    message: str
+    own_id: str
+    since: float
+    known_ids: frozenset[str]
+
+    def matches(self, entry: Any) -> bool:
+        if (
+            not isinstance(entry, dict)
+            or not isinstance(entry.get("id"), str)
+            or entry["id"] in self.known_ids
+        ):
+            return False
+        text = entry.get("message" if self.platform == "facebook" else "text")
+        if not isinstance(text, str) or text.strip() != self.message.strip():
+            return False
+        author = entry.get("from")
+        # Graph leaves `from` out where it may not show the author; our own Page/account is always shown.
+        if isinstance(author, dict) and author.get("id") and self.own_id and str(author["id"]) != self.own_id:
+            return False
+        written = _graph_time(entry.get("created_time" if self.platform == "facebook" else "timestamp"))
+        return written is None or written >= self.since - _READBACK_SLACK
+
+
+def _data(body: Any) -> list[Any]:
+    data = body.get("data") if isinstance(body, dict) else None
+    return data if isinstance(data, list) else []
+
+
+def _graph_time(raw: Any) -> float | None:
+    """Graph's `2026-12-02T01:21:08+0000` as epoch seconds (None when absent or unreadable)."""
+    if not isinstance(raw, str):
+        return None
+    try:
+        return datetime.strptime(raw, "%Y-%m-%dT%H:%M:%S%z").timestamp()
+    except ValueError:
+        return None
+
+
+def _reply_id(response: requests.Response) -> str:
+    body = _json(response)
+    reply_id = body.get("id") if isinstance(body, dict) else None
+    return str(reply_id) if isinstance(reply_id, str | int) and not isinstance(reply_id, bool) else ""
 
 
 def _check_platform(platform: str) -> None:

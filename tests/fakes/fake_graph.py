@@ -18,6 +18,12 @@ known `access_token` and the matching `appsecret_proof` (as when the app require
 Replies can be scripted per comment id (consumed in order): 5xx, throttling, "does not exist",
 expired token, permission errors, and delays.
 
+Replies as the Page/account: `POST /{comment-id}/comments` (Facebook) and `POST /{ig-comment-id}/replies`
+(Instagram) with `message` → `{"id": …}`, written as the comment's account (`add_comment(account_id=…)`);
+`GET` on the same edges reads them back (`data` of `id`, `message`/`text`, `from`, `created_time`/`timestamp`).
+A script may name the method (`script(path, …, method="POST")`) so a read-back does not take a reply meant
+for the post, and `Reply.applied(…)` carries the call out before answering with an error, as Meta may do.
+
     with FakeGraph(app_secret="s", tokens={"tok"}) as graph:
         graph.add_comment("111_222", platform="facebook")
         graph.script("111_222", Reply.server_error(), Reply.rate_limited(4))
@@ -70,6 +76,7 @@ class Reply:
     delay: float = 0.0
     headers: tuple[tuple[str, str], ...] = ()
     drop: bool = False  # close the connection without answering (nothing is applied)
+    apply: bool = False  # carry the call out, then answer with `status`/`body` (an error after the fact)
 
     @classmethod
     def server_error(cls, status: int = 500) -> Reply:
@@ -114,6 +121,11 @@ class Reply:
     def dropped(cls) -> Reply:
         """Close the connection without a status line: the client sees the connection reset."""
         return cls(drop=True)
+
+    @classmethod
+    def applied(cls, reply: Reply) -> Reply:
+        """`reply`'s answer, sent after the call was carried out (a 5xx once the write happened)."""
+        return cls(reply.status, reply.body, reply.delay, reply.headers, apply=True)
 
     @classmethod
     def delayed(cls, seconds: float) -> Reply:
@@ -178,6 +190,8 @@ class _Comment:
     platform: FakePlatform
     hidden: bool = False
     deleted: bool = False
+    account_id: str = ""  # the Page / Instagram account the comment is on; replies are written as it
+    replies: list[dict[str, Any]] = field(default_factory=list)
 
 
 class FakeGraph:
@@ -263,9 +277,16 @@ class FakeGraph:
 
     # -- state and scripting ---------------------------------------------------------------------
 
-    def add_comment(self, comment_id: str, *, platform: FakePlatform = "facebook") -> None:
+    def add_comment(
+        self, comment_id: str, *, platform: FakePlatform = "facebook", account_id: str = ""
+    ) -> None:
         with self._lock:
-            self._comments[comment_id] = _Comment(platform=platform)
+            self._comments[comment_id] = _Comment(platform=platform, account_id=account_id)
+
+    def replies(self, comment_id: str) -> list[dict[str, Any]]:
+        """The replies written on a comment, oldest first, as a read-back returns them."""
+        with self._lock:
+            return [dict(reply) for reply in self._comments[comment_id].replies]
 
     def add_token(self, token: str, info: FakeToken) -> None:
         with self._lock:
@@ -286,10 +307,11 @@ class FakeGraph:
     def app_token(self) -> str:
         return f"{self.app_id}|{self.app_secret}"
 
-    def script(self, comment_id: str, *replies: Reply) -> None:
-        """Queue replies for the next calls on `comment_id`; afterwards the fake answers normally."""
+    def script(self, comment_id: str, *replies: Reply, method: str | None = None) -> None:
+        """Queue replies for the next calls on `comment_id` (with `method`: only calls of that method);
+        afterwards the fake answers normally."""
         with self._lock:
-            self._scripts[comment_id].extend(replies)
+            self._scripts[f"{method} {comment_id}" if method else comment_id].extend(replies)
 
     def is_hidden(self, comment_id: str) -> bool:
         with self._lock:
@@ -319,7 +341,7 @@ class FakeGraph:
         version = segments[0] if segments else ""
         comment_id = "/".join(segments[1:])
         with self._lock:
-            queue = self._scripts.get(comment_id)
+            queue = self._scripts.get(f"{request.command} {comment_id}") or self._scripts.get(comment_id)
             scripted = queue.popleft() if queue else None
         if scripted is not None and scripted.drop:
             with self._lock:
@@ -348,8 +370,9 @@ class FakeGraph:
     def _answer(
         self, method: str, version: str, comment_id: str, params: dict[str, str], scripted: Reply | None
     ) -> tuple[int, dict[str, Any], tuple[tuple[str, str], ...]]:
-        setup = method == "GET" or comment_id.endswith("/subscribed_apps")
-        if version != self.version or not comment_id or ("/" in comment_id and not setup):
+        reply_edge = comment_id.endswith(("/comments", "/replies"))
+        setup = not reply_edge and (method == "GET" or comment_id.endswith("/subscribed_apps"))
+        if version != self.version or not comment_id or ("/" in comment_id and not (setup or reply_edge)):
             status, body = _error(400, 2500, "Path not known to the fake", kind="OAuthException")
             return status, body, ()
         token = params.get("access_token")
@@ -372,10 +395,50 @@ class FakeGraph:
                 (),
             )
         if scripted is not None and scripted.status is not None:
+            if scripted.apply and reply_edge:
+                self._replies(method, comment_id, params)
+            elif scripted.apply:
+                self._default(method, comment_id, params)
             return scripted.status, scripted.body or {}, scripted.headers
         if setup:
             return (*self._setup(method, comment_id, token, params), ())
+        if reply_edge:
+            return (*self._replies(method, comment_id, params), ())
         return (*self._default(method, comment_id, params), ())
+
+    def _replies(self, method: str, path: str, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """Post a reply as the comment's account, or read the replies back (oldest first: `order` is ignored)."""
+        node, _, edge = path.partition("/")
+        with self._lock:
+            comment = self._comments.get(node)
+            if comment is None or comment.deleted:
+                return _not_found()
+            if edge != ("comments" if comment.platform == "facebook" else "replies"):
+                return _error(
+                    400, 100, f"(#100) Unknown edge {edge} for this comment", kind="GraphMethodException"
+                )
+            text_field, time_field = (
+                ("message", "created_time") if comment.platform == "facebook" else ("text", "timestamp")
+            )
+            if method == "GET":
+                return 200, {"data": [dict(reply) for reply in comment.replies]}
+            message = params.get("message", "")
+            if not message:
+                return _error(400, 100, "(#100) The parameter message is required", kind="OAuthException")
+            reply_id = (
+                f"{node}_{len(comment.replies) + 1}"
+                if comment.platform == "facebook"
+                else (f"{node}{len(comment.replies) + 1:03d}")
+            )
+            comment.replies.append(
+                {
+                    "id": reply_id,
+                    text_field: message,
+                    "from": {"id": comment.account_id},
+                    time_field: time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime()),
+                }
+            )
+            return 200, {"id": reply_id}
 
     def _setup(
         self, method: str, path: str, token: str, params: dict[str, str]
