@@ -5,7 +5,7 @@ and what the model scored are kept, so any candidate policy is judged without cl
 category, the cut-off at which the model alone flags (``alone``) is searched by coordinate ascent over a
 grid: the objective is the mean toxic-vs-clean F1 over the real set with toxic rows (rtplx_ja) and our
 mixed sets, under hard limits on the share of clean comments flagged (everyday posts, wrime_dev; the real
-set's non-toxic rows; our welfare sets) and a floor on evasion recall. Then the one 要確認 bound
+set's non-toxic rows; our welfare sets) and floors on evasion recall. Then the one 要確認 bound
 (``review``, the same for every category) is the lowest grid value that keeps everyday posts in 要確認
 under their limit.
 
@@ -40,20 +40,31 @@ from classifiers.phases.context import Context  # noqa: E402
 JST = timezone(timedelta(hours=9))
 GRID = [round(0.5 + 0.01 * i, 2) for i in range(50)] + [0.995, 1.0]
 # Limits (shares of clean rows flagged), kept below the goals so that unseen sets have a margin.
-LIMITS = {"wrime_dev.jsonl": 0.008, "rtplx_ja.jsonl": 0.045, "eval_welfare.jsonl": 0.01, "eval_welfare_page.jsonl": 0.01}
+LIMITS = {
+    "wrime_dev.jsonl": 0.008,
+    "rtplx_ja.jsonl": 0.045,
+    "eval_welfare.jsonl": 0.015,
+    "eval_welfare_page.jsonl": 0.015,
+}
 REVIEW_LIMIT = ("wrime_dev.jsonl", 0.04)
-EVASION_FLOOR = 0.95
+# Recall floors of the evasion sets (tests/classifiers/test_heldout.py asserts 0.95 and 0.92).
+# The key of ``alone`` that holds the cut-off for comments aimed at a person (DecisionPolicy.addressed).
+ADDRESSED = "(addressed)"
+EVASION_FLOORS = {"eval_evasion.jsonl": 0.955, "eval_evasion2.jsonl": 0.925}
 # Sets whose toxic-vs-clean F1 is the objective (the real one counts as much as our three together).
 F1_SETS = {"rtplx_ja.jsonl": 3.0, "eval_crowd.jsonl": 1.0, "eval_realvoice.jsonl": 1.0, "eval_social.jsonl": 1.0}
-EVASION_SETS = ("eval_evasion.jsonl", "eval_evasion2.jsonl")
 
 
 @dataclass(slots=True)
 class Judged:
     toxic: bool
     by_rules: bool  # a rule or detector flags it whatever the model says
-    supported: bool  # the model flags it at its own thresholds where a rule saw the same category
-    probs: dict[str, float]  # model probabilities of the categories it may flag alone
+    witnessed: frozenset[str]  # categories a rule or detector saw: the model's own thresholds apply there
+    cleared: frozenset[str]  # categories the allow-list or a stance cue cleared
+    probs: dict[str, float]  # the model's probabilities
+    supported: dict[str, float]  # the model's own thresholds
+    disguised: bool  # spelled to dodge filters: the model's own thresholds apply everywhere
+    addressed: bool  # aimed at a person with a rough word: likewise
 
 
 def judge_rows(path: Path) -> list[Judged]:
@@ -64,25 +75,48 @@ def judge_rows(path: Path) -> list[Judged]:
             ev = phase(ctx)
             if ev is not None:
                 ctx.evidence.append(ev)
-        by_rules = any(m.score >= MATCH_FLAG_SCORE for ev in ctx.evidence for m in ev.matches)
-        witnessed = {m.category for ev in ctx.evidence for m in ev.matches}
-        cleared = set().union(*(ev.cleared for ev in ctx.evidence))
         probs: dict[str, float] = {}
-        supported = False
+        supported: dict[str, float] = {}
         for ev in ctx.evidence:
-            for cat, p in ev.scores.items():
-                if cat in cleared:
-                    continue
-                if cat in witnessed:
-                    supported |= p >= ev.thresholds.get(cat, 0.5)
-                else:
-                    probs[cat] = max(probs.get(cat, 0.0), p)
-        out.append(Judged(row.toxic, by_rules, supported, probs))
+            probs.update(ev.scores)
+            supported.update(ev.thresholds)
+        out.append(
+            Judged(
+                toxic=row.toxic,
+                by_rules=any(m.score >= MATCH_FLAG_SCORE for ev in ctx.evidence for m in ev.matches),
+                witnessed=frozenset(m.category for ev in ctx.evidence for m in ev.matches),
+                cleared=frozenset().union(*(ev.cleared for ev in ctx.evidence)),
+                probs=probs,
+                supported=supported,
+                disguised=ctx.normalised is not None and ctx.normalised.disguised,
+                addressed=any(ev.addressed for ev in ctx.evidence),
+            )
+        )
     return out
 
 
 def flagged(j: Judged, alone: dict[str, float]) -> bool:
-    return j.by_rules or j.supported or any(p >= alone[c] for c, p in j.probs.items())
+    """As compose decides, for the policy whose model-alone cut-offs are ``alone`` (plus its ``ADDRESSED`` key)."""
+    if j.by_rules:
+        return True
+    for c, p in j.probs.items():
+        if c in j.cleared:
+            continue
+        if j.disguised or c in j.witnessed:
+            cut = j.supported[c]
+        elif j.addressed:
+            cut = min(max(alone[ADDRESSED], j.supported[c]), alone[c])
+        else:
+            cut = alone[c]
+        if p >= cut:
+            return True
+    return False
+
+
+def suspected(j: Judged, bound: float) -> bool:
+    if j.disguised or j.addressed:
+        return False
+    return any(p >= bound for c, p in j.probs.items() if c not in j.cleared and c not in j.witnessed)
 
 
 def figures(sets: dict[str, list[Judged]], alone: dict[str, float]) -> dict[str, dict[str, float]]:
@@ -103,39 +137,39 @@ def figures(sets: dict[str, list[Judged]], alone: dict[str, float]) -> dict[str,
     return out
 
 
-def feasible(fig: dict[str, dict[str, float]]) -> bool:
-    if any(fig[n]["clean_flagged"] > limit for n, limit in LIMITS.items() if n in fig):
-        return False
-    return all(fig[n]["recall"] >= EVASION_FLOOR for n in EVASION_SETS if n in fig)
+def shortfall(fig: dict[str, dict[str, float]]) -> float:
+    """How far the figures are outside the limits (0 when within every one)."""
+    over = sum(max(0.0, fig[n]["clean_flagged"] - limit) for n, limit in LIMITS.items() if n in fig)
+    under = sum(max(0.0, floor - fig[n]["recall"]) for n, floor in EVASION_FLOORS.items() if n in fig)
+    return over + under
 
 
 def objective(fig: dict[str, dict[str, float]]) -> float:
+    """Weighted mean F1, minus a penalty that puts every policy within the limits above every one outside."""
     weights = {n: w for n, w in F1_SETS.items() if n in fig}
-    return sum(fig[n]["f1"] * w for n, w in weights.items()) / sum(weights.values())
+    f1 = sum(fig[n]["f1"] * w for n, w in weights.items()) / sum(weights.values())
+    return f1 - 100.0 * shortfall(fig)
 
 
 def search(sets: dict[str, list[Judged]], categories: Sequence[str]) -> dict[str, float]:
-    alone = dict.fromkeys(categories, 1.0)  # start from "the model never flags alone": always feasible
-    if not feasible(figures(sets, alone)):
-        raise SystemExit("the rules alone break a limit: no cut-off of the model can fix that")
+    """Coordinate ascent from "the model never flags alone" (the rules' own figures)."""
+    alone = dict.fromkeys([*categories, ADDRESSED], 1.0)
     best = objective(figures(sets, alone))
     for _ in range(4):
         improved = False
-        for cat in categories:
+        for cat in [*categories, ADDRESSED]:
             for value in GRID:
                 trial = {**alone, cat: value}
-                fig = figures(sets, trial)
-                if feasible(fig) and objective(fig) > best + 1e-9:
-                    best, alone, improved = objective(fig), trial, True
+                score = objective(figures(sets, trial))
+                if score > best + 1e-9:
+                    best, alone, improved = score, trial, True
         if not improved:
             break
     return alone
 
 
 def review_share(rows: list[Judged], alone: dict[str, float], bound: float) -> float:
-    marked = sum(
-        1 for j in rows if not flagged(j, alone) and any(p >= min(bound, alone[c]) for c, p in j.probs.items())
-    )
+    marked = sum(1 for j in rows if not flagged(j, alone) and suspected(j, bound))
     return marked / len(rows) if rows else 0.0
 
 
@@ -154,11 +188,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     name, limit = REVIEW_LIMIT
     review = next((b for b in GRID if review_share(sets[name], alone, b) <= limit), 1.0)
     fig = figures(sets, alone)
+    if shortfall(fig):
+        print(f"warning: no policy keeps every limit (shortfall {shortfall(fig):.4f})", file=sys.stderr)
     policy = DecisionPolicy(
         version=datetime.now(JST).strftime("%Y.%m.%d"),
         model_version=judge.scorer.metadata.get("version", ""),
-        alone=alone,
+        alone={c: alone[c] for c in categories},
         review={c: min(review, alone[c]) for c in categories},
+        addressed=alone[ADDRESSED],
         chosen_on={
             "sets": {n: {"rows": len(rows), **fig[n]} for n, rows in sets.items()},
             "limits": LIMITS,

@@ -23,8 +23,10 @@ def compose(ctx: Context) -> Verdict:
     # its threshold, needs none of the merging below (same result, a fraction of the cost).
     if not evidence:
         return Verdict(False, [], dict(_NO_SCORES), Severity.NONE, [], "none", [], [])
+    disguised = ctx.normalised is not None and ctx.normalised.disguised
     if (
-        len(evidence) == 1
+        not disguised
+        and len(evidence) == 1
         and not evidence[0].matches
         and not evidence[0].cleared
         and not evidence[0].support_kind  # the support phase's evidence has no scores: it needs the merge
@@ -48,6 +50,7 @@ def _merge(ctx: Context) -> Verdict:
     thresholds: dict[str, float] = {}
     alone: dict[str, float] = {}
     review: dict[str, float] = {}
+    aimed: dict[str, float] = {}
     cleared: set[str] = set()
     model_tokens: list[str] = []
     support_kind = ""
@@ -61,6 +64,7 @@ def _merge(ctx: Context) -> Verdict:
         thresholds.update(ev.thresholds)
         alone.update(ev.alone_thresholds)
         review.update(ev.review_thresholds)
+        aimed.update(ev.addressed_thresholds)
         cleared |= ev.cleared
         model_tokens.extend(ev.model_tokens)
 
@@ -73,12 +77,21 @@ def _merge(ctx: Context) -> Verdict:
         if m.score >= MATCH_FLAG_SCORE:
             severity_by_cat[m.category] = max(severity_by_cat.get(m.category, Severity.NONE), m.severity)
     review_cats: list[str] = []
+    # A disguised spelling (し ね, ぶ.ら.く) witnesses every category, as a rule hit witnesses its own.
+    disguised = ctx.normalised is not None and ctx.normalised.disguised
+    # So does a comment aimed at a person with a rough word (お前, こいつ).
+    addressed = any(ev.addressed for ev in ctx.evidence)
     for cat, p in model_scores.items():
         if cat in cleared or cat in severity_by_cat:
             continue
         supported = thresholds.get(cat, DEFAULT_THRESHOLD)
         # The model alone is a weaker witness than a rule: it needs the policy's higher confidence.
-        cutoff = supported if cat in witnessed else alone.get(cat, supported)
+        if disguised or cat in witnessed:
+            cutoff = supported
+        elif addressed:
+            cutoff = aimed.get(cat, supported)
+        else:
+            cutoff = alone.get(cat, supported)
         if p >= cutoff:
             severity_by_cat[cat] = CATEGORIES[cat].default_severity
         elif p >= review.get(cat, cutoff):

@@ -28,6 +28,9 @@ class DecisionPolicy:
     model_version: str = ""  # the model the figures were chosen for
     alone: dict[str, float] = field(default_factory=dict)  # category -> flag cut-off for the model alone
     review: dict[str, float] = field(default_factory=dict)  # category -> lower bound of 要確認
+    # The model's cut-off (at least its own threshold) when the comment is aimed at a person with a rough
+    # word (お前, こいつ): translated lyrics and banter use those words too, so it may sit above the threshold.
+    addressed: float = 0.0
     chosen_on: dict[str, Any] = field(default_factory=dict)  # what was measured when choosing (for the card)
 
     @classmethod
@@ -43,6 +46,7 @@ class DecisionPolicy:
             model_version=str(d.get("model_version", "")),
             alone=alone,
             review=review,
+            addressed=float(d.get("addressed", 0.0)),
             chosen_on=dict(d.get("chosen_on", {})),
         )
 
@@ -52,15 +56,18 @@ class DecisionPolicy:
             "model_version": self.model_version,
             "alone": dict(sorted(self.alone.items())),
             "review": dict(sorted(self.review.items())),
+            "addressed": self.addressed,
             "chosen_on": self.chosen_on,
         }
 
     def cutoffs(self, categories: tuple[str, ...], supported: dict[str, float]) -> tuple[dict[str, float], ...]:
-        """(flag-alone, review) cut-offs for every category; ``supported`` (the model's own thresholds)
-        stands in where the policy names no figure, so a model without a policy behaves as before."""
+        """(flag-alone, review, addressed) cut-offs for every category; ``supported`` (the model's own
+        thresholds) stands in where the policy names no figure, so a model without a policy behaves as
+        before."""
         alone = {c: self.alone.get(c, supported[c]) for c in categories}
         review = {c: min(self.review.get(c, alone[c]), alone[c]) for c in categories}
-        return alone, review
+        addressed = {c: min(max(self.addressed, supported[c]), alone[c]) for c in categories}
+        return alone, review, addressed
 
 
 def policy_path(model_path: Path) -> Path:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from classifiers.compose import compose
 from classifiers.phases import (
+    address,
     impersonation,
     lexicon_rules,
     links,
@@ -33,6 +34,7 @@ PHASES: Sequence[Phase] = (
     phishing.phase,  # "page will be disabled", fake Meta support -> security
     spam.phase,  # get-rich, investment, follow-bait -> spam
     impersonation.phase,  # author names posing as the council -> impersonation
+    address.phase,  # aimed at a person with a rough word (お前, こいつ): the model's own thresholds apply
     model.phase,  # scikit-learn multi-label model -> scores per category
 )
 

@@ -29,8 +29,11 @@ class Evidence:
     support_matches: list[Match] = field(default_factory=list)
     # The decision policy (classifiers/decision.py): the model alone flags at ``alone_thresholds``; from
     # ``review_thresholds`` up to that it is 要確認. Empty: ``thresholds`` for both (no 要確認).
+    # The comment is aimed at a person with a rough word (お前, こいつ): the model's own thresholds apply.
+    addressed: bool = False
     alone_thresholds: dict[str, float] = field(default_factory=dict)
     review_thresholds: dict[str, float] = field(default_factory=dict)
+    addressed_thresholds: dict[str, float] = field(default_factory=dict)  # when ``addressed`` (policy)
 
 
 @dataclass(slots=True)

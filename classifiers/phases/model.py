@@ -40,13 +40,14 @@ class Judge:
     policy: DecisionPolicy
     alone: dict[str, float]
     review: dict[str, float]
+    addressed: dict[str, float]
     explain_from: array[float]  # per category, the lowest cut-off that shows staff the model's words
 
     @classmethod
     def of(cls, scorer: CompiledScorer, policy: DecisionPolicy) -> Judge:
-        alone, review = policy.cutoffs(scorer.categories, scorer.thresholds)
+        alone, review, addressed = policy.cutoffs(scorer.categories, scorer.thresholds)
         lowest = array("d", (min(scorer.thresholds[c], alone[c], review[c]) for c in scorer.categories))
-        return cls(scorer, policy, alone, review, lowest)
+        return cls(scorer, policy, alone, review, addressed, lowest)
 
 
 _lock = threading.Lock()
@@ -137,5 +138,6 @@ def phase(ctx: Context) -> Evidence | None:
         thresholds=scorer.thresholds,
         alone_thresholds=judge.alone,
         review_thresholds=judge.review,
+        addressed_thresholds=judge.addressed,
         model_tokens=tokens,
     )

@@ -98,6 +98,7 @@ _SPECIAL_RE = re.compile(
 _KATA_TO_HIRA: dict[int, int] = {k: k - 0x60 for k in range(ord("ァ"), ord("ヶ") + 1)}
 _KATA_TO_HIRA[ord("ヽ")] = ord("ゝ")
 _KATA_TO_HIRA[ord("ヾ")] = ord("ゞ")
+_HALFWIDTH_RUN_RE = re.compile("[\uff66-\uff9d]{2}")
 _KATAKANA_RE = re.compile("[ァ-ヶヽヾ]")  # translate() costs a dict lookup per character: skip it when idle
 
 # Voiced/semi-voiced marks in their spacing and half-width forms all act as the combining mark.
@@ -128,14 +129,23 @@ _FOLD = _FoldTable()
 class Normalised:
     """The folded comment: ``text`` for tokenising, ``kana`` (hiragana-folded, same length) for matching."""
 
-    __slots__ = ("_ends", "_starts", "kana", "original", "text")
+    __slots__ = ("_ends", "_starts", "disguised", "kana", "original", "text")
 
     def __init__(
-        self, original: str, text: str, kana: str, starts: list[int] | None, ends: list[int] | None
+        self,
+        original: str,
+        text: str,
+        kana: str,
+        starts: list[int] | None,
+        ends: list[int] | None,
+        disguised: bool = False,
     ) -> None:
         self.original = original
         self.text = text
         self.kana = kana
+        # Spelled to dodge filters (し ね, ぶ.ら.く, 氏ね, ゴ○): nobody writes an ordinary word that way, so the
+        # spelling itself is a witness, like a rule hit, for what the model reads in it.
+        self.disguised = disguised
         # None means the identity map (the common case: nothing was removed or combined).
         self._starts = starts
         self._ends = ends
@@ -282,22 +292,48 @@ def normalise(original: str) -> Normalised:
     """Fold ``original`` (NFKC, width, case, separators, stretches, look-alikes); never raises."""
     starts: list[int] | None = None
     ends: list[int] | None = None
+    disguised = False
     if unicodedata.is_normalized("NFKC", original) and _SPECIAL_RE.search(original) is None:
         text = original.casefold()
     else:
         text = original.translate(_FOLD)
+        # Half-width katakana (ｼﾈ, ｺﾛｽ, ｵｯﾊﾟｲ) is the classic filter-dodging spelling; prose rarely uses it.
+        disguised = _HALFWIDTH_RUN_RE.search(original) is not None
     if _SENTINEL in text or len(text) != len(original):
         chars, starts, ends = _fold_slow(original)
         text = "".join(chars)
     for find in (_separator_edits, _stretch_edits, _substitution_edits):
         edits = find(text)
         if edits:
+            if find is not _stretch_edits and not disguised:
+                disguised = _disguises(text, edits)
             if starts is None or ends is None:
                 starts = list(range(len(text)))
                 ends = list(range(1, len(text) + 1))
             text, starts, ends = _apply(text, starts, ends, edits)
     kana = text.translate(_KATA_TO_HIRA) if _KATAKANA_RE.search(text) else text
-    return Normalised(original, text, kana, starts, ends)
+    return Normalised(original, text, kana, starts, ends, disguised)
+
+
+def _disguises(text: str, edits: list[tuple[int, int, str]]) -> bool:
+    """Whether separator or substitution ``edits`` of ``text`` undo a disguise rather than tidy ordinary
+    writing: a separator between two lone letters (し ね, b a k a; not あ、もう), 死 spelled 氏/4/タヒ, or a
+    look-alike inside a word (ゴ○, エ口; not the ○○ that stands in for a name)."""
+    n = len(text)
+    for i, j, repl in edits:
+        if repl == "死":
+            return True
+        if repl:  # a look-alike: ○ or 口 between letters, not next to another ○
+            before = text[i - 1] if i > 0 else ""
+            after = text[j] if j < n else ""
+            if before.isalpha() and before not in "○◯●" and after not in "○◯●":
+                return True
+            continue
+        left_lone = i >= 1 and text[i - 1].isalnum() and (i == 1 or not text[i - 2].isalnum())
+        right_lone = j < n and text[j].isalnum() and (j + 1 == n or not text[j + 1].isalnum())
+        if left_lone and right_lone:
+            return True
+    return False
 
 
 def phase(ctx: Context) -> Evidence | None:
