@@ -13,6 +13,9 @@ exactly once. The single window left is a crash after Meta answered and before t
 the entry is then retried, which repeats a call Meta treats as idempotent (a second delete answers
 "does not exist", which counts as done; hiding twice leaves it hidden).
 
+Replies (action "reply") are not idempotent on Meta's side; service.support.replies keeps one record per
+request (sent once, read back before any second try, one worker at a time) and webhooks.graph posts it.
+
 An expired or revoked token (or a missing one) sets `{shakyo}:graph:token_problem` (platform →
 Japanese message), which /readyz reports as degraded and every page shows as a banner; the next
 successful call for that platform clears it.
@@ -30,7 +33,9 @@ import redis
 
 from service.moderation import ACTIONS_STREAM, ActionRequest, Moderation
 from service.settings import Settings
+from service.store import Comment
 from service.streams import GroupReader
+from service.support.replies import Replies, ReplyRecord
 from webhooks.graph import ActionResult, GraphClient
 
 log = logging.getLogger(__name__)
@@ -83,6 +88,7 @@ class ActionWorker:
         self._graph = graph
         self._tokens = tokens
         self._moderation = Moderation(r)
+        self._replies = Replies(r)
         self._claim_every = max(0.1, claim_idle_seconds / 2)
         self.name = name or f"actor-{uuid.uuid4().hex[:12]}"
         self._reader = GroupReader(
@@ -127,6 +133,9 @@ class ActionWorker:
             self._r.xack(*ack)
             return
         request = ActionRequest.from_fields(fields)
+        if request.action == "reply":
+            self._reply(request, ack)
+            return
         if not self._moderation.is_current(request):
             self._r.xack(*ack)  # completed before (a redelivery): Meta is not called again
             return
@@ -135,14 +144,7 @@ class ActionWorker:
             self._r.xack(*ack)
             return
         result = self._confirmed(request) or self._call(request, comment.platform, comment.comment_id)
-        if result.outcome == "token_expired":
-            self._r.hset(
-                TOKEN_PROBLEM_KEY,
-                comment.platform,
-                f"{_PLATFORM_JA.get(comment.platform, '')}: {result.message_ja}",
-            )
-        elif result.ok:
-            self._r.hdel(TOKEN_PROBLEM_KEY, comment.platform)
+        self._note_token(comment.platform, result)
         status = self._moderation.complete(request, result, ack=ack)
         log.info(
             "action completed",
@@ -153,6 +155,46 @@ class ActionWorker:
                 "attempts": result.attempts,
                 "status": status,
             },
+        )
+
+    def _note_token(self, platform: str, result: ActionResult) -> None:
+        if result.outcome == "token_expired":
+            self._r.hset(
+                TOKEN_PROBLEM_KEY, platform, f"{_PLATFORM_JA.get(platform, '')}: {result.message_ja}"
+            )
+        elif result.ok:
+            self._r.hdel(TOKEN_PROBLEM_KEY, platform)
+
+    def _reply(self, request: ActionRequest, ack: tuple[str, str, str]) -> None:
+        step, record = self._replies.begin(request)
+        if step == "ack" or record is None:
+            self._r.xack(*ack)  # already sent or given up (a redelivery): Meta is not called again
+            return
+        if step == "busy":
+            return  # another worker is sending it; the entry stays pending and is claimed once that is over
+        comment = self._moderation.store.get(request.item_id)
+        if comment is None:
+            result = ActionResult(False, "failed", "返信先のコメントが見つかりません。")
+        else:
+            result = self._send_reply(record, comment)
+            self._note_token(comment.platform, result)
+        self._replies.complete(request, result, ack=ack)
+        log.info(
+            "reply completed",
+            extra={"item_id": request.item_id, "outcome": result.outcome, "attempts": result.attempts},
+        )
+
+    def _send_reply(self, record: ReplyRecord, comment: Comment) -> ActionResult:
+        return self._graph.reply_to_comment(
+            comment.platform,  # type: ignore[arg-type]
+            comment.comment_id,
+            record.message,
+            self._tokens.for_platform(comment.platform),
+            own_id=comment.account_id,
+            since=record.requested_at,
+            read_back_first=record.attempted_at is not None,
+            thread_ids=(comment.parent_id,) if comment.parent_id else (),
+            known_ids=self._replies.sent_ids(record.item_id, besides=record.request_id),
         )
 
     def _confirmed(self, request: ActionRequest) -> ActionResult | None:

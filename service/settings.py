@@ -108,6 +108,11 @@ class Settings(BaseSettings):
     notify_email_to: Annotated[list[str], NoDecode] = Field(default_factory=list)  # comma-separated
     # The address staff open the UI at (e.g. https://moderation.example.jp), for links in notifications.
     public_url: str | None = None
+    # The council's own 相談窓口, given in the default support reply (service.support.templates). The service
+    # ships no phone number of its own: unset, the template keeps a 【電話番号】 staff must fill in.
+    support_desk_name: str = "美祢市社会福祉協議会"
+    support_desk_phone: str | None = None
+    support_desk_hours: str | None = None  # unset: weekdays hours_start–hours_end
 
     @field_validator("council_names", "trusted_proxies", "notify_email_to", mode="before")
     @classmethod
@@ -158,6 +163,8 @@ class Settings(BaseSettings):
         "smtp_password",
         "smtp_from",
         "public_url",
+        "support_desk_phone",
+        "support_desk_hours",
         mode="before",
     )
     @classmethod
@@ -270,6 +277,7 @@ _HINTS: dict[str, tuple[str, str]] = {
         "職員画面のURL(例: https://moderation.example.jp)を",
         "the staff UI's address, such as https://moderation.example.jp",
     ),
+    "support_desk_name": ("社協の相談窓口の名前を", "the name of the council's own help desk"),
 }
 _DEFAULT_HINT = ("正しい値を", "a valid value")
 

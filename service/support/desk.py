@@ -190,10 +190,41 @@ class SupportDesk:
 
         return self._change(item_id, at, change)
 
-    def responded(self, item_id: str, at: float, *, pipe: redis.client.Pipeline) -> None:
-        """A reply was sent to the comment: it counts as the first response (inside the caller's MULTI)."""
-        key = keys.support_item(item_id)
-        pipe.eval(_FIRST_RESPONSE_LUA, 1, key, repr(at))
+    def replied(
+        self,
+        item: SupportItem,
+        *,
+        actor: str,
+        role: str,
+        at: float,
+        finish: bool,
+        pipe: redis.client.Pipeline,
+    ) -> None:
+        """A reply to the comment reached Meta (inside the caller's MULTI; `item` read under its WATCH).
+
+        It is the first response if nobody responded before; an 未対応 item becomes 対応中 by whoever sent it,
+        and with `finish` (staff ticked it when sending) the item is 対応済み（返信した）.
+        """
+        fields: dict[str, str] = {}
+        if item.first_response_at is None:
+            fields["first_response_at"] = repr(at)
+        if finish and item.status != DONE:
+            note = OUTCOME_JA["replied"]
+            self._audit(pipe, at, actor, role, "support_done", item.item_id, item.status, DONE, note=note)
+            fields.update(
+                {"status": DONE, "done_at": repr(at), "done_by": actor, "outcome": "replied", "note": ""}
+            )
+            if not item.assignee:
+                fields["assignee"] = actor
+        elif item.status == OPEN:
+            self._audit(
+                pipe, at, actor, role, "support_started", item.item_id, OPEN, IN_PROGRESS, note="返信を送信"
+            )
+            fields.update({"status": IN_PROGRESS, "assignee": actor, "started_at": repr(at)})
+        if fields:
+            pipe.hset(keys.support_item(item.item_id), mapping=fields)
+        if item.status == OPEN:
+            pipe.zrem(keys.SUPPORT_OPEN, item.item_id)
 
     def _change(self, item_id: str, at: float, change: _Change) -> SupportItem:
         key = keys.support_item(item_id)
@@ -253,12 +284,3 @@ class SupportDesk:
             ),
             pipe=pipe,
         )
-
-
-# Set first_response_at (and take the item off the 未対応 list) only if nobody responded before.
-_FIRST_RESPONSE_LUA = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if redis.call('HGET', KEYS[1], 'first_response_at') then return 0 end
-redis.call('HSET', KEYS[1], 'first_response_at', ARGV[1])
-return 1
-"""

@@ -42,6 +42,8 @@ from service.store import jst_datetime
 from service.support.desk import AUDIT_JA as SUPPORT_AUDIT_JA
 from service.support.desk import AUDIT_STATUS_JA as SUPPORT_STATUS_JA
 from service.support.desk import SupportDesk
+from service.support.replies import AUDIT_JA as REPLY_AUDIT_JA
+from service.support.templates import AUDIT_JA as TEMPLATE_AUDIT_JA
 from service.web_security import CSRF_FIELD, CurrentUser, SecuritySettings, WebSecurity, session_secret
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -124,7 +126,7 @@ def _environment() -> Environment:
     env.globals.update(
         STATUS_JA={**STATUS_JA, **SUPPORT_STATUS_JA},
         DECISION_JA=DECISION_JA,
-        AUDIT_ACTION_JA={**AUDIT_ACTION_JA, **SUPPORT_AUDIT_JA},
+        AUDIT_ACTION_JA={**AUDIT_ACTION_JA, **SUPPORT_AUDIT_JA, **REPLY_AUDIT_JA, **TEMPLATE_AUDIT_JA},
         ROLE_JA={**{r.value: r.ja for r in Role}, "system": "自動"},
         CATEGORIES=CATEGORIES,
         PLATFORM_JA=PLATFORM_JA,

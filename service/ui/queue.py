@@ -13,6 +13,7 @@ from service import keys
 from service.moderation import ModerationError
 from service.store import QUEUE_STATUSES, Comment, Store
 from service.ui.common import INSTAGRAM_PROFILE_URL, JST, csrf, highlight, render, staff, ui
+from service.ui.replies import queue_reply, reply_box
 from service.ui.support import unfinished_rows
 from service.web_security import CurrentUser
 
@@ -159,7 +160,13 @@ def _post_url(comment: Comment) -> str:
 
 
 def _item_page(
-    request: Request, user: CurrentUser, item_id: str, *, error: str = "", status_code: int = 200
+    request: Request,
+    user: CurrentUser,
+    item_id: str,
+    *,
+    error: str = "",
+    status_code: int = 200,
+    reply_text: str | None = None,
 ) -> HTMLResponse:
     ctx = ui(request)
     store = ctx.moderation.store
@@ -186,6 +193,7 @@ def _item_page(
         audit=list(ctx.moderation.audit.entries(item_id=item_id)),
         error=error,
         done=request.query_params.get("done", ""),
+        **reply_box(request, item_id, text=reply_text),
     )
 
 
@@ -207,3 +215,17 @@ def act(
     except ModerationError as exc:
         return _item_page(request, user, item_id, error=exc.message_ja, status_code=409)
     return RedirectResponse(f"/items/{item_id}?{urlencode({'done': decision})}", status_code=303)
+
+
+@router.post("/items/{item_id}/reply", dependencies=[Depends(csrf)])
+def reply(
+    request: Request,
+    item_id: str,
+    user: Annotated[CurrentUser, Depends(staff)],
+    message: Annotated[str, Form()] = "",
+    request_id: Annotated[str, Form()] = "",
+) -> Response:
+    error = queue_reply(request, user, item_id, message, request_id)
+    if error:
+        return _item_page(request, user, item_id, error=error, status_code=409, reply_text=message)
+    return RedirectResponse(f"/items/{item_id}?{urlencode({'done': 'reply'})}#reply", status_code=303)

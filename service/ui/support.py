@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from service.store import Comment
 from service.support.desk import OUTCOME_JA, SupportDesk, SupportError, SupportItem
 from service.ui.common import csrf, highlight, render, staff, ui
+from service.ui.replies import queue_reply, reply_box
 from service.web_security import CurrentUser
 
 router = APIRouter()
@@ -54,7 +55,13 @@ def support_list(
 
 
 def _support_page(
-    request: Request, user: CurrentUser, item_id: str, *, error: str = "", status_code: int = 200
+    request: Request,
+    user: CurrentUser,
+    item_id: str,
+    *,
+    error: str = "",
+    status_code: int = 200,
+    reply_text: str | None = None,
 ) -> HTMLResponse:
     ctx = ui(request)
     item = SupportDesk(ctx.r).get(item_id)
@@ -75,6 +82,7 @@ def _support_page(
         OUTCOMES=OUTCOME_JA,
         error=error,
         done=request.query_params.get("done", ""),
+        **reply_box(request, item_id, text=reply_text),
     )
 
 
@@ -109,3 +117,19 @@ def finish(
     except SupportError as exc:
         return _support_page(request, user, item_id, error=exc.message_ja, status_code=409)
     return RedirectResponse(f"/support/{item_id}?{urlencode({'done': 'finish'})}", status_code=303)
+
+
+@router.post("/support/{item_id}/reply", dependencies=[Depends(csrf)])
+def reply(
+    request: Request,
+    item_id: str,
+    user: Annotated[CurrentUser, Depends(staff)],
+    message: Annotated[str, Form()] = "",
+    request_id: Annotated[str, Form()] = "",
+    finish: Annotated[str, Form()] = "",
+) -> Response:
+    """Reply from the 相談 page; with 「対応済み（返信した）にする」 ticked the item closes once Meta confirms."""
+    error = queue_reply(request, user, item_id, message, request_id, finish_support=finish == "1")
+    if error:
+        return _support_page(request, user, item_id, error=error, status_code=409, reply_text=message)
+    return RedirectResponse(f"/support/{item_id}?{urlencode({'done': 'reply'})}#reply", status_code=303)

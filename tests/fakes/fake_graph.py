@@ -76,7 +76,7 @@ class Reply:
     delay: float = 0.0
     headers: tuple[tuple[str, str], ...] = ()
     drop: bool = False  # close the connection without answering (nothing is applied)
-    apply: bool = False  # carry the call out, then answer with `status`/`body` (an error after the fact)
+    apply: bool = False  # carry the call out first, then drop, stall or answer as scripted (never twice)
 
     @classmethod
     def server_error(cls, status: int = 500) -> Reply:
@@ -124,8 +124,9 @@ class Reply:
 
     @classmethod
     def applied(cls, reply: Reply) -> Reply:
-        """`reply`'s answer, sent after the call was carried out (a 5xx once the write happened)."""
-        return cls(reply.status, reply.body, reply.delay, reply.headers, apply=True)
+        """Carry the call out at once, then behave as `reply`: a 5xx, a dropped connection or a stall once the
+        write has happened (token checks are skipped: a script stands in for Meta's answer)."""
+        return cls(reply.status, reply.body, reply.delay, reply.headers, reply.drop, apply=True)
 
     @classmethod
     def delayed(cls, seconds: float) -> Reply:
@@ -343,6 +344,13 @@ class FakeGraph:
         with self._lock:
             queue = self._scripts.get(f"{request.command} {comment_id}") or self._scripts.get(comment_id)
             scripted = queue.popleft() if queue else None
+        carried = None
+        if scripted is not None and scripted.apply:
+            params = {**query, **form}
+            if comment_id.endswith(("/comments", "/replies")):
+                carried = self._replies(request.command, comment_id, params)
+            else:
+                carried = self._default(request.command, comment_id, params)
         if scripted is not None and scripted.drop:
             with self._lock:
                 self._calls.append(Call(request.command, version, comment_id, query, form, 0))
@@ -350,9 +358,13 @@ class FakeGraph:
             return
         if scripted is not None and scripted.delay:
             time.sleep(scripted.delay)
-        status, body, headers = self._answer(
-            request.command, version, comment_id, {**query, **form}, scripted
-        )
+        if scripted is not None and carried is not None:
+            status, body = (scripted.status, scripted.body or {}) if scripted.status is not None else carried
+            headers = scripted.headers
+        else:
+            status, body, headers = self._answer(
+                request.command, version, comment_id, {**query, **form}, scripted
+            )
         with self._lock:
             self._calls.append(Call(request.command, version, comment_id, query, form, status))
         payload = json.dumps(body).encode("utf-8")
@@ -395,10 +407,6 @@ class FakeGraph:
                 (),
             )
         if scripted is not None and scripted.status is not None:
-            if scripted.apply and reply_edge:
-                self._replies(method, comment_id, params)
-            elif scripted.apply:
-                self._default(method, comment_id, params)
             return scripted.status, scripted.body or {}, scripted.headers
         if setup:
             return (*self._setup(method, comment_id, token, params), ())
