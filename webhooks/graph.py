@@ -468,7 +468,7 @@ class _ReplyTarget:
         ):
             return False
         text = entry.get("message" if self.platform == "facebook" else "text")
-        if not isinstance(text, str) or text.strip() != self.message.strip():
+        if not isinstance(text, str) or _same_text(text) != _same_text(self.message):
             return False
         author = entry.get("from")
         # Graph leaves `from` out where it may not show the author; our own Page/account is always shown.
@@ -476,6 +476,11 @@ class _ReplyTarget:
             return False
         written = _graph_time(entry.get("created_time" if self.platform == "facebook" else "timestamp"))
         return written is None or written >= self.since - _READBACK_SLACK
+
+
+def _same_text(text: str) -> str:
+    """Text as compared on read-back: line breaks in one form, no surrounding space."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
 def _data(body: Any) -> list[Any]:

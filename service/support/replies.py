@@ -132,7 +132,8 @@ class Replies:
         now: float | None = None,
     ) -> ReplyRecord:
         """Queue a reply a person wrote (or edited from a template). Raises ReplyError (Japanese)."""
-        message = message.strip()
+        # Browsers send a textarea's line breaks as CRLF; keep one form so a read-back compares like with like.
+        message = message.replace("\r\n", "\n").replace("\r", "\n").strip()
         if not message:
             raise ReplyError("返信の文面を入力してください。")
         if len(message) > MAX_LENGTH:

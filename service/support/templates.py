@@ -120,7 +120,7 @@ class Templates:
         now: float | None = None,
     ) -> ReplyTemplate:
         """Add a template (no id) or change one. Raises TemplateError (Japanese)."""
-        title, text = title.strip(), text.strip()
+        title, text = title.strip(), text.replace("\r\n", "\n").replace("\r", "\n").strip()
         if not title or not text:
             raise TemplateError("題名と文面を入力してください。")
         if len(title) > MAX_TITLE:

@@ -173,6 +173,8 @@ def _item_page(
     comment = store.get(item_id)
     if comment is None or (not comment.flagged and comment.status == "clear"):
         raise HTTPException(status_code=404, detail="指定されたコメントは審査キューにありません。")
+    # Replies are read before the audit trail, so a reply shown as sent always has its entry below.
+    box = reply_box(request, item_id, text=reply_text)
     verdict = comment.verdict or {}
     parent = None
     if comment.parent_id and comment.parent_id != comment.post_id:
@@ -193,7 +195,7 @@ def _item_page(
         audit=list(ctx.moderation.audit.entries(item_id=item_id)),
         error=error,
         done=request.query_params.get("done", ""),
-        **reply_box(request, item_id, text=reply_text),
+        **box,
     )
 
 

@@ -68,6 +68,8 @@ def _support_page(
     comment = ctx.moderation.store.get(item_id)
     if item is None or comment is None:
         raise HTTPException(status_code=404, detail="指定された相談は見つかりません。")
+    # Replies are read before the audit trail, so a reply shown as sent always has its entry below.
+    box = reply_box(request, item_id, text=reply_text)
     verdict = comment.verdict or {}
     return render(
         request,
@@ -82,7 +84,7 @@ def _support_page(
         OUTCOMES=OUTCOME_JA,
         error=error,
         done=request.query_params.get("done", ""),
-        **reply_box(request, item_id, text=reply_text),
+        **box,
     )
 
 
