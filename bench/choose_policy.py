@@ -47,6 +47,7 @@ LIMITS = {
     "eval_welfare_page.jsonl": 0.015,
 }
 REVIEW_LIMIT = ("wrime_dev.jsonl", 0.04)
+EVERYDAY, EVERYDAY_COST = "wrime_dev.jsonl", 2.0
 # Recall floors of the evasion sets (tests/classifiers/test_heldout.py asserts 0.95 and 0.92).
 # The key of ``alone`` that holds the cut-off for comments aimed at a person (DecisionPolicy.addressed).
 ADDRESSED = "(addressed)"
@@ -148,7 +149,9 @@ def objective(fig: dict[str, dict[str, float]]) -> float:
     """Weighted mean F1, minus a penalty that puts every policy within the limits above every one outside."""
     weights = {n: w for n, w in F1_SETS.items() if n in fig}
     f1 = sum(fig[n]["f1"] * w for n, w in weights.items()) / sum(weights.values())
-    return f1 - 100.0 * shortfall(fig)
+    # Within the limits an everyday post flagged still costs something: a tie goes to the stricter policy.
+    everyday = fig[EVERYDAY]["clean_flagged"] if EVERYDAY in fig else 0.0
+    return f1 - 100.0 * shortfall(fig) - EVERYDAY_COST * everyday
 
 
 def search(sets: dict[str, list[Judged]], categories: Sequence[str]) -> dict[str, float]:
