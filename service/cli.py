@@ -252,7 +252,7 @@ def _print_table(items: list[Comment], out: TextIO) -> None:
             _jst(item.received_at),
             "Facebook" if item.platform == "facebook" else "Instagram",
             item.severity_level.ja,
-            "・".join(CATEGORIES[c].ja for c in item.categories if c in CATEGORIES),
+            _categories_ja(item),
             item.author_name or "",
             item.status,
             _one_line(item.text, 40),
@@ -266,6 +266,13 @@ def _print_table(items: list[Comment], out: TextIO) -> None:
     for row in rows:
         print("\t".join(row), file=out)
     print(f"{len(rows)}件", file=out)
+
+
+def _categories_ja(item: Comment) -> str:
+    """Flagged categories; for a 要確認 item the ones only the model suspected, marked as such."""
+    if item.needs_review:
+        return "（要確認）" + "・".join(CATEGORIES[c].ja for c in item.review_categories if c in CATEGORIES)
+    return "・".join(CATEGORIES[c].ja for c in item.categories if c in CATEGORIES)
 
 
 def _jst(epoch: float) -> str:

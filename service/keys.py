@@ -14,7 +14,7 @@ slot and multi-key scripts and transactions stay legal. `<item>` is the staff it
 | `{shakyo}:applied:<item>` | set | stream ids already applied to this comment (idempotent processing) |
 | `{shakyo}:comments:received` | zset | every item, score = received_at |
 | `{shakyo}:comments:flagged` | zset | every item ever flagged, score = received_at (first flagged) |
-| `{shakyo}:queue:<status>` | zset | items by staff status; score = severity (worst first) then age (oldest first) |
+| `{shakyo}:queue:<status>` | zset | items by staff status; score = severity (worst first) then age (oldest first); `review` holds the 要確認 items (never flagged) |
 | `{shakyo}:after_flag:pending` | zset | flagged items whose after-flag steps (author index, flare count, auto-hide) are not done yet; score = stored at |
 | `{shakyo}:metrics:worker` | hash | worker counters summed over all workers (processed by outcome, classification time) |
 | `{shakyo}:support:<item>` | hash | a 相談 item (service.support.desk): kind, status, assignee, outcome, note, times |

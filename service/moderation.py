@@ -5,6 +5,8 @@
        ├──問題なし──▶ dismissed       (an auto-hidden item is un-hidden on Meta first, via processing)
        └──課長へ相談──▶ escalated ──課長が承認(削除/非表示/問題なし)──▶ processing | dismissed
     any open item ──Meta says it is gone──▶ removed_on_platform
+    review (要確認, only the model suspects it) takes the same decisions as pending; it is never auto-hidden
+    (auto_hide_if_due acts on pending items only, and the after-flag steps run for flagged ones only)
 
 Every transition is one MULTI/EXEC with its audit entry, and a decision that needs Meta writes its
 request to the durable action stream (service.actions) in that same transaction, so a click is either
@@ -37,7 +39,7 @@ from service.audit import AuditEntry, AuditLog
 from service.hours import DEFAULT_HOURS, JST, OperatingHours, now_jst, should_auto_hide
 from service.incidents import FlareDetector
 from service.settings import Settings
-from service.store import PENDING, REMOVED_ON_PLATFORM, Comment, Store
+from service.store import PENDING, REMOVED_ON_PLATFORM, REVIEW, Comment, Store
 from webhooks.graph import ActionResult
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,7 @@ STATUS_JA: dict[str, str] = {
     "dismissed": "問題なし",
     REMOVED_ON_PLATFORM: "投稿元で削除済み",
     "action_failed": "処理失敗",
+    REVIEW: "要確認",
 }
 DECISION_JA: dict[str, str] = {
     "delete": "削除",
@@ -97,12 +100,14 @@ AUDIT_ACTION_JA: dict[str, str] = {
 INFLIGHT_JA: dict[str, str] = {"delete": "削除処理中", "hide": "非表示処理中", "unhide": "非表示解除の処理中"}
 
 # Who may take which decision from which status. Escalated items wait for a 課長 (policy 4(1)).
+# 要確認 items take the same decisions as pending ones; unhide too, for a pending item that was auto-hidden
+# and then edited into a text only the model suspects.
 _STAFF_FROM: dict[str, frozenset[str]] = {
-    "delete": frozenset({PENDING, "action_failed", "hidden"}),
-    "hide": frozenset({PENDING, "action_failed"}),
-    "dismiss": frozenset({PENDING, "action_failed"}),
-    "escalate": frozenset({PENDING, "action_failed"}),
-    "unhide": frozenset({PENDING}),
+    "delete": frozenset({PENDING, REVIEW, "action_failed", "hidden"}),
+    "hide": frozenset({PENDING, REVIEW, "action_failed"}),
+    "dismiss": frozenset({PENDING, REVIEW, "action_failed"}),
+    "escalate": frozenset({PENDING, REVIEW, "action_failed"}),
+    "unhide": frozenset({PENDING, REVIEW}),
 }
 _CHIEF_ALSO_FROM: dict[str, frozenset[str]] = {
     "delete": frozenset({"escalated"}),

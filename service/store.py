@@ -2,7 +2,8 @@
 
 A comment is one hash per item ("<platform>:<comment_id>"). Staff statuses each have a sorted set
 ordered by severity (worst first) then age (oldest first); a comment that was never flagged has
-status "clear" and sits in no queue. Every write of a webhook event is one MULTI/EXEC that also
+status "clear" and sits in no queue, unless the model alone suspects it (要確認, status "review": a queue of
+its own, never flagged, never auto-hidden). Every write of a webhook event is one MULTI/EXEC that also
 records the stream id as applied and acknowledges it, so a redelivered or re-claimed stream entry
 is never applied twice.
 """
@@ -28,6 +29,9 @@ JST = ZoneInfo("Asia/Tokyo")
 
 CLEAR = "clear"  # not flagged: stored for reports, in no queue
 PENDING = "pending"
+# 要確認: not flagged, but the model alone suspects a category short of the confidence that flags. It has a
+# queue of its own (a low-priority staff view); it never enters pending, the flagged index or auto-hiding.
+REVIEW = "review"
 REMOVED_ON_PLATFORM = "removed_on_platform"
 # Statuses a flagged item can have; each has a queue sorted set. The staff UI moves items between them.
 QUEUE_STATUSES: tuple[str, ...] = (
@@ -39,12 +43,13 @@ QUEUE_STATUSES: tuple[str, ...] = (
     "dismissed",
     REMOVED_ON_PLATFORM,
     "action_failed",
+    REVIEW,
 )
 STATUSES: tuple[str, ...] = (CLEAR, *QUEUE_STATUSES)
 # Statuses re-classification may change: staff have not acted on these (or judged an older text).
-_OPEN_STATUSES = frozenset({CLEAR, PENDING, "dismissed"})
+_OPEN_STATUSES = frozenset({CLEAR, PENDING, REVIEW, "dismissed"})
 # An author deleting the comment settles these; acted-on statuses keep their staff decision.
-_SETTLED_BY_REMOVAL = frozenset({PENDING, "escalated"})
+_SETTLED_BY_REMOVAL = frozenset({PENDING, REVIEW, "escalated"})
 _AGE_SPAN = 1e10  # > any epoch seconds we will see, so severity dominates the queue score
 
 
@@ -115,6 +120,16 @@ class Comment:
         """相談が必要 by the current text's verdict (never hidden automatically; see service.support)."""
         return bool(self.verdict and self.verdict.get("needs_support"))
 
+    @property
+    def needs_review(self) -> bool:
+        """要確認 by the current text's verdict: only the model suspects it, below the flagging confidence."""
+        return bool(self.verdict and not self.flagged and self.verdict.get("review_categories"))
+
+    @property
+    def review_categories(self) -> list[str]:
+        """The categories the model suspected (empty unless `needs_review`)."""
+        return list(self.verdict.get("review_categories", [])) if self.needs_review and self.verdict else []
+
     def verdict_obj(self) -> Verdict | None:
         return Verdict.from_dict(self.verdict) if self.verdict is not None else None
 
@@ -183,6 +198,8 @@ class Comment:
             "status": self.status,
             "flagged": self.flagged,
             "categories": self.categories,
+            "needs_review": self.needs_review,
+            "review_categories": self.review_categories,
             "severity": self.severity,
             "action": self.action,
             "received_at": jst_iso(self.received_at),
@@ -416,5 +433,9 @@ def _next_status(comment: Comment, text_changed: bool) -> str:
     if comment.status not in _OPEN_STATUSES:
         return comment.status  # staff have acted (or escalated): a re-classification does not undo that
     if comment.status == "dismissed" and not (text_changed and comment.flagged):
-        return "dismissed"  # staff judged this text acceptable; only a new flagged text needs a new look
-    return PENDING if comment.flagged else CLEAR
+        # Staff judged this text acceptable; only a new flagged text needs a new look (a new 要確認 text is
+        # weaker evidence than their judgement).
+        return "dismissed"
+    if comment.flagged:
+        return PENDING
+    return REVIEW if comment.needs_review else CLEAR

@@ -168,6 +168,7 @@ class Worker:
                 "duplicate": outcome.duplicate,
                 "new_comment": outcome.created,
                 "flagged": outcome.flagged,
+                "needs_review": verdict.needs_review if verdict else False,
                 "status": outcome.status,
                 "categories": verdict.categories if verdict else [],
                 "severity": verdict.severity.label if verdict else None,
