@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from service.settings import Settings
-from service.ui import admin, auth, queue, replies, reports, support
+from service.ui import admin, auth, queue, replies, reports, review, support
 from service.ui.common import STATIC_DIR, LazyUI, render, ui
 from service.web_security import SECURITY_HEADERS
 
@@ -24,7 +24,7 @@ _ERROR_TITLES = {403: "権限がありません", 404: "見つかりません", 
 def install(app: FastAPI, r: redis.Redis, settings: Settings) -> None:
     app.state.ui = LazyUI(r, settings)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
-    for module in (auth, support, queue, replies, admin, reports):
+    for module in (auth, support, queue, review, replies, admin, reports):
         app.include_router(module.router)
 
     @app.exception_handler(HTTPException)

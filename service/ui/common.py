@@ -23,6 +23,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from classifiers.categories import CATEGORIES, Severity
 from classifiers.phases.support import SUPPORT_KINDS
+from service import keys
 from service.accounts import AccountStore, PasswordPolicy, Role
 from service.actions import token_problems
 from service.hours import JST, EmergencyMode, OperatingHours
@@ -38,7 +39,7 @@ from service.moderation import (
     operating_hours,
 )
 from service.settings import Settings
-from service.store import jst_datetime
+from service.store import REVIEW, jst_datetime
 from service.support.desk import AUDIT_JA as SUPPORT_AUDIT_JA
 from service.support.desk import AUDIT_STATUS_JA as SUPPORT_STATUS_JA
 from service.support.desk import SupportDesk
@@ -172,6 +173,7 @@ def render(
     values.setdefault("token_lapses", lapses)
     values.setdefault("emergency", ctx.emergency.state() if user else None)
     values.setdefault("support_open", SupportDesk(ctx.r).open_count() if user else 0)
+    values.setdefault("review_count", int(ctx.r.zcard(keys.queue(REVIEW))) if user else 0)
     is_chief = bool(user and user.role.at_least(Role.CHIEF))
     is_admin = bool(user and user.role.at_least(Role.ADMIN))
     return ctx.templates.TemplateResponse(

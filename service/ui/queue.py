@@ -8,10 +8,11 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
 
 from service import keys
 from service.moderation import ModerationError
-from service.store import QUEUE_STATUSES, Comment, Store
+from service.store import QUEUE_STATUSES, REVIEW, Comment, Store
 from service.ui.common import INSTAGRAM_PROFILE_URL, JST, csrf, highlight, render, staff, ui
 from service.ui.replies import queue_reply, reply_box
 from service.ui.support import unfinished_rows
@@ -20,6 +21,8 @@ from service.web_security import CurrentUser
 router = APIRouter()
 
 PAGE_SIZE = 25
+# The violation queue; 要確認 items have a view of their own (service.ui.review), below it in priority.
+VIOLATION_STATUSES: tuple[str, ...] = tuple(s for s in QUEUE_STATUSES if s != REVIEW)
 SORTS = {"severity": "重大度の高い順", "oldest": "古い順", "newest": "新しい順"}
 _MAX_BULK = 200
 
@@ -45,7 +48,7 @@ def filter_items(
 
     Each status set is already ordered worst-first then oldest-first, which is the default order.
     """
-    statuses = [status] if status in QUEUE_STATUSES else list(QUEUE_STATUSES)
+    statuses = [status] if status in QUEUE_STATUSES else list(VIOLATION_STATUSES)
     since = datetime.combine(date_from, time(0), tzinfo=JST).timestamp() if date_from else None
     until = (
         datetime.combine(date_to + timedelta(days=1), time(0), tzinfo=JST).timestamp() if date_to else None
@@ -90,7 +93,9 @@ def queue_page(
     done: int = 0,
     refused: int = 0,
     changed: int = 0,
-) -> HTMLResponse:
+) -> Response:
+    if status == REVIEW:
+        return RedirectResponse("/review", status_code=303)
     ctx = ui(request)
     store = ctx.moderation.store
     sort = sort if sort in SORTS else "severity"
@@ -107,7 +112,7 @@ def queue_page(
     page = min(max(1, page), pages)
     shown = items[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     filters = {
-        "status": status if status in QUEUE_STATUSES else "",
+        "status": status if status in VIOLATION_STATUSES else "",
         "platform": platform,
         "category": category,
         "date_from": date_from,
@@ -126,7 +131,7 @@ def queue_page(
         counts=store.count_by_status(),
         filters=filters,
         query=lambda **over: urlencode({**filters, **over}),
-        statuses=QUEUE_STATUSES,
+        statuses=VIOLATION_STATUSES,
         sorts=SORTS,
         done=done,
         refused=refused,
@@ -138,10 +143,16 @@ def queue_page(
 @router.post("/queue/bulk", dependencies=[Depends(csrf)])
 async def bulk(request: Request, user: Annotated[CurrentUser, Depends(staff)]) -> Response:
     form = await request.form()
+    back = str(form.get("back", "")) or "status=pending"
+    done, refused = decide_many(request, user, form)
+    return RedirectResponse(f"/queue?{back}&{urlencode({'done': done, 'refused': refused})}", status_code=303)
+
+
+def decide_many(request: Request, user: CurrentUser, form: FormData) -> tuple[int, int]:
+    """One decision for every checked item (at most _MAX_BULK); returns (done, refused)."""
     decision = str(form.get("decision", ""))
     note = str(form.get("note", ""))
     ids = [str(i) for i in form.getlist("ids")][:_MAX_BULK]
-    back = str(form.get("back", "")) or "status=pending"
     moderation = ui(request).moderation
     done = refused = 0
     for item in ids:
@@ -150,7 +161,7 @@ async def bulk(request: Request, user: Annotated[CurrentUser, Depends(staff)]) -
             done += 1
         except ModerationError:
             refused += 1
-    return RedirectResponse(f"/queue?{back}&{urlencode({'done': done, 'refused': refused})}", status_code=303)
+    return done, refused
 
 
 def _post_url(comment: Comment) -> str:
