@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from service.reports.figures import OUTCOME_JA, OUTCOMES, PLATFORM_JA, PLATFORMS
+from service.reports.figures import KIND_JA, OUTCOME_JA, OUTCOMES, PLATFORM_JA, PLATFORMS
 
 COMMENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("item_id", "項目ID"),
@@ -15,7 +15,9 @@ COMMENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("received_at", "受信日時"),
     ("reply", "返信"),
     ("flagged", "要注意"),
+    ("review", "要確認（モデルのみ）"),
     ("categories", "分類"),
+    ("review_categories", "要確認の分類"),
     ("clauses", "条項"),
     ("severity", "重大度"),
     ("decision", "対応"),
@@ -43,6 +45,19 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
     rows += [("要注意・分類", c["ja"], str(c["count"])) for c in f["by_category"]]
     rows += [("要注意・条項", c["clause"], str(c["count"])) for c in f["by_clause"]]
     rows += [("要注意・重大度", s, str(n)) for s, n in f["severity"].items()]
+    if "review" in report:  # reports stored before 要確認 existed have no such figures
+        rv = report["review"]
+        rows += [
+            ("要確認", "要確認コメント（要注意には含めない）", str(rv["count"])),
+            ("要確認", "受信に占める割合", str(rv["share"])),
+        ]
+        rows += [("要確認・分類", c["ja"], str(c["count"])) for c in rv["by_category"]]
+        rows += [("要確認・職員の対応", KIND_JA[k], str(n)) for k, n in rv["by_decision"].items()]
+        rows += [
+            ("要確認", "職員が対応", str(rv["acted"])),
+            ("要確認", "投稿者・Metaにより削除", str(rv["removed_on_platform"])),
+            ("要確認", "週末時点で未確認", str(rv["unreviewed_at_end"])),
+        ]
     rows += [("対応", OUTCOME_JA[k], str(d[k])) for k in OUTCOMES]
     rows.append(("対応", "週末時点の未処理", str(d["pending_at_end"])))
     rows += [

@@ -10,6 +10,11 @@ Definitions (the README and the report's notes repeat them for readers):
   on the platform by then.
 - Waiting times are counted in operating hours (policy 3(1)ウ), so a comment posted on Friday evening that is
   handled at 8:40 on Monday waited ten minutes.
+- *要確認* (needs a look): a comment only the model suspected, short of the confidence that flags. It is
+  counted apart from flagged comments: not in the flagged figures, the decisions, the waiting times or the
+  misses (staff acting on it is not a miss: it was shown to them), but in its own figures — how many, which
+  categories, and what staff did with those received in the week by its end. A comment that was 要確認 when
+  staff decided on it stays one (the audit entry's from-status says so) even if an edit later cleared it.
 - Percentiles use the nearest-rank method (the 90th percentile of 10 values is the 9th smallest), the median
   the mean of the two middle values for an even count.
 """
@@ -31,7 +36,7 @@ from service.audit import AuditEntry
 from service.hours import JST, EmergencyPeriod, OperatingHours
 from service.incidents import FlareState
 from service.reports.week import IsoWeek
-from service.store import REMOVED_ON_PLATFORM, Comment
+from service.store import REMOVED_ON_PLATFORM, REVIEW, Comment
 from service.support.desk import OUTCOME_JA as SUPPORT_OUTCOME_JA
 from service.support.desk import SupportItem
 
@@ -84,6 +89,8 @@ KIND_JA = {
     "unhide": "非表示解除",
 }
 ROLE_JA = {"staff": "職員", "chief": "課長", "admin": "管理者"}
+# What staff can do with a 要確認 comment, in display order (service.moderation).
+REVIEW_DECISIONS: tuple[str, ...] = ("dismiss", "hide", "delete", "escalate")
 # Successful Graph calls: after one of these on a platform, its token works again.
 _GRAPH_SUCCESS = frozenset({"deleted", "hidden", "auto_hidden", "unhidden"})
 _FAILED_ACTIONS = frozenset({"action_failed", "auto_hide_failed"})
@@ -148,6 +155,10 @@ class _Index:
         for e in sorted(data.audit, key=lambda e: e.at):
             if e.item_id:
                 self.by_item[e.item_id].append(e)
+        # 要確認 items: in the 要確認 status now, or decided on from it; never one that is flagged now.
+        review = {c.item_id for c in data.comments if c.needs_review and not c.is_own}
+        review |= {e.item_id for e in data.audit if e.item_id and e.from_status == REVIEW}
+        self.review_ids = {i for i in review if not ((c := self.comments.get(i)) is not None and c.flagged)}
 
     def settled(self, item: str) -> AuditEntry | None:
         """The first settling staff decision on the item, if any."""
@@ -208,6 +219,8 @@ def _outcome_items(
     """Distinct items per decision kind in [start, end)."""
     out: dict[str, set[str]] = {k: set() for k in OUTCOMES}
     for e in entries:
+        if e.item_id in index.review_ids:
+            continue  # counted apart (_review)
         if e.item_id and e.action in out:
             out[e.action].add(e.item_id)
         if e.action == "approved" and decision_kind(e) == "dismiss":
@@ -215,7 +228,7 @@ def _outcome_items(
     # Removals the store recorded without an audit entry.
     for c in index.data.comments:
         removed = index.removed_at(c)
-        if removed is not None and start <= removed < end:
+        if removed is not None and start <= removed < end and c.item_id not in index.review_ids:
             out["removed_on_platform"].add(c.item_id)
     return out
 
@@ -232,6 +245,7 @@ def key_figures(index: _Index, week: IsoWeek) -> dict[str, Any]:
         "received": len(received),
         "flagged": len(flagged),
         "flagged_share": share(len(flagged), len(received)),
+        "review": sum(1 for c in received if c.item_id in index.review_ids),
         "deleted": len(outcomes["deleted"]),
         "hidden": len(outcomes["hidden"]),
         "dismissed": len(outcomes["dismissed"]),
@@ -329,6 +343,41 @@ def _flagged(received: list[Comment]) -> dict[str, Any]:
     }
 
 
+def _review(index: _Index, week: IsoWeek, received: list[Comment]) -> dict[str, Any]:
+    """要確認 comments received in the week, apart from the flagged ones: categories the model suspected, and
+    what staff did with them by the week's end (each comment's first decision)."""
+    end = week.end.timestamp()
+    items = [c for c in received if c.item_id in index.review_ids]
+    suspected = Counter(cat for c in items for cat in set(_review_categories(c)))
+    decided: Counter[str] = Counter()
+    removed = 0
+    for c in items:
+        first = next((e for e in index.by_item.get(c.item_id, ()) if is_decision(e) and e.at < end), None)
+        if first is not None:
+            decided[decision_kind(first)] += 1
+        elif (gone := index.removed_at(c)) is not None and gone < end:
+            removed += 1
+    acted = sum(decided.values())
+    return {
+        "count": len(items),
+        "share": share(len(items), len(received)),
+        "by_category": [
+            {"category": name, "ja": cat.ja, "count": suspected[name]}
+            for name, cat in CATEGORIES.items()
+            if suspected[name]
+        ],
+        "acted": acted,
+        "by_decision": {k: decided[k] for k in REVIEW_DECISIONS},
+        "removed_on_platform": removed,
+        "unreviewed_at_end": len(items) - acted - removed,
+    }
+
+
+def _review_categories(c: Comment) -> list[str]:
+    """The categories the model suspected when the comment was 要確認 (still in its verdict unless edited)."""
+    return [k for k in (c.verdict or {}).get("review_categories", []) if k in CATEGORIES]
+
+
 def _failure_reason(e: AuditEntry) -> str:
     if e.note:
         return e.note
@@ -415,7 +464,10 @@ def _quality(index: _Index, week: IsoWeek, entries: list[AuditEntry], mask: Mask
         (
             c
             for i in missed_ids
-            if (c := index.comments.get(i)) is not None and not c.flagged and not c.is_own
+            if (c := index.comments.get(i)) is not None
+            and not c.flagged
+            and not c.is_own
+            and i not in index.review_ids
         ),
         key=lambda c: (c.received_at, c.item_id),
     )
@@ -548,6 +600,7 @@ def compute(data: ReportData, mask: Masker) -> dict[str, Any]:
         else None,
         "volume": _volume(index, week, received),
         "flagged": _flagged(received),
+        "review": _review(index, week, received),
         "decisions": _decisions(index, week, entries),
         "timeliness": _timeliness(index, week, mask),
         "quality": _quality(index, week, entries, mask),
@@ -580,14 +633,16 @@ def _decision_label(e: AuditEntry) -> str:
 
 
 def comment_rows(data: ReportData, mask: Masker) -> list[dict[str, Any]]:
-    """One row per moderated comment of the week: flagged when received this week, or decided on this week."""
+    """One row per moderated comment of the week: flagged or 要確認 when received this week, or decided on this
+    week."""
     week = data.week
     index = _Index(data)
     start, end = week.start.timestamp(), week.end.timestamp()
     decided_ids = {e.item_id for e in index.entries(start, end) if e.item_id and is_decision(e)}
     rows = []
     for c in sorted(data.comments, key=lambda c: (c.received_at, c.item_id)):
-        if c.is_own or not ((c.flagged and start <= c.received_at < end) or c.item_id in decided_ids):
+        noticed = c.flagged or c.item_id in index.review_ids
+        if c.is_own or not ((noticed and start <= c.received_at < end) or c.item_id in decided_ids):
             continue
         settled = index.settled(c.item_id)
         decided = settled if settled is not None and settled.at < end else None
@@ -600,7 +655,11 @@ def comment_rows(data: ReportData, mask: Masker) -> list[dict[str, Any]]:
                 "received_at": iso(c.received_at),
                 "reply": c.parent_id is not None,
                 "flagged": c.flagged,
+                "review": c.item_id in index.review_ids,
                 "categories": "・".join(CATEGORIES[k].ja for k in c.categories if k in CATEGORIES),
+                "review_categories": "・".join(CATEGORIES[k].ja for k in _review_categories(c))
+                if c.item_id in index.review_ids
+                else "",
                 "clauses": " ".join(
                     dict.fromkeys(cl for k in c.categories if k in CATEGORIES for cl in CATEGORIES[k].clauses)
                 ),

@@ -14,7 +14,7 @@ from classifiers.phases.support import SUPPORT_KINDS
 from service.hours import JST
 from service.moderation import STATUS_JA
 from service.reports import charts
-from service.reports.figures import OUTCOME_JA, OUTCOMES, PLATFORM_JA, PLATFORMS, SEVERITIES
+from service.reports.figures import KIND_JA, OUTCOME_JA, OUTCOMES, PLATFORM_JA, PLATFORMS, SEVERITIES
 from service.support.desk import OUTCOME_JA as SUPPORT_OUTCOME_JA
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -89,5 +89,6 @@ def render_html(report: dict[str, Any], *, font_url: str | None = None) -> str:
             status_ja=STATUS_JA,
             support_kinds=SUPPORT_KINDS,
             support_outcomes=SUPPORT_OUTCOME_JA,
+            kind_ja=KIND_JA,
         )
     )
