@@ -26,7 +26,9 @@ class Match:
         return d
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets each of its fields through object.__setattr__, which costs more than
+# the rest of composing a clean comment's verdict. Treat a Verdict as read-only all the same.
+@dataclass(slots=True)
 class Verdict:
     flagged: bool
     categories: list[str]  # sorted by score, highest first; only those over threshold

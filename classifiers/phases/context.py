@@ -34,6 +34,7 @@ class Evidence:
     alone_thresholds: dict[str, float] = field(default_factory=dict)
     review_thresholds: dict[str, float] = field(default_factory=dict)
     addressed_thresholds: dict[str, float] = field(default_factory=dict)  # when ``addressed`` (policy)
+    lowest_thresholds: dict[str, float] = field(default_factory=dict)  # the least of all the cut-offs above
 
 
 @dataclass(slots=True)

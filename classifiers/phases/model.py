@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from classifiers.compose import MATCH_FLAG_SCORE
 from classifiers.config import CONFIG
 from classifiers.decision import DecisionPolicy, load_policy
 from classifiers.phases.context import Context, Evidence
@@ -41,13 +42,17 @@ class Judge:
     alone: dict[str, float]
     review: dict[str, float]
     addressed: dict[str, float]
-    explain_from: array[float]  # per category, the lowest cut-off that shows staff the model's words
+    lowest: dict[str, float]  # per category, the least cut-off at which the model's score matters
+    explain_from: array[float]  # the same in ``categories`` order: from there staff see the model's words
+    never: array[float]  # cut-offs no probability reaches: score without explaining
 
     @classmethod
     def of(cls, scorer: CompiledScorer, policy: DecisionPolicy) -> Judge:
         alone, review, addressed = policy.cutoffs(scorer.categories, scorer.thresholds)
-        lowest = array("d", (min(scorer.thresholds[c], alone[c], review[c]) for c in scorer.categories))
-        return cls(scorer, policy, alone, review, addressed, lowest)
+        lowest = {c: min(scorer.thresholds[c], alone[c], review[c], addressed[c]) for c in scorer.categories}
+        explain_from = array("d", lowest.values())
+        never = array("d", [2.0] * len(scorer.categories))
+        return cls(scorer, policy, alone, review, addressed, lowest, explain_from, never)
 
 
 _lock = threading.Lock()
@@ -130,8 +135,11 @@ def phase(ctx: Context) -> Evidence | None:
         return None
     scorer = judge.scorer
     forms = ctx.tokens.features() if isinstance(ctx.tokens, Morphemes) else word_features(ctx.tokens)
-    # Explained: the category furthest over its cut-off; a comment the model does not suspect (most) needs none.
-    probs, tokens = scorer.judge(forms, ctx.normalised.kana, MODEL_TOKENS, judge.explain_from)
+    # Explained: the category furthest over its cut-off; a comment the model does not suspect (most) needs none,
+    # nor does one a rule already flags (staff see the rule's own spans; ranking the words costs more than
+    # scoring).
+    ruled = any(m.score >= MATCH_FLAG_SCORE for ev in ctx.evidence for m in ev.matches)
+    probs, tokens = scorer.judge(forms, ctx.normalised.kana, MODEL_TOKENS, judge.never if ruled else judge.explain_from)
     # compose() only reads the cut-offs, so the judge's own dicts are handed over without a copy.
     return Evidence(
         scores=dict(zip(scorer.categories, probs, strict=True)),
@@ -139,5 +147,6 @@ def phase(ctx: Context) -> Evidence | None:
         alone_thresholds=judge.alone,
         review_thresholds=judge.review,
         addressed_thresholds=judge.addressed,
+        lowest_thresholds=judge.lowest,
         model_tokens=tokens,
     )

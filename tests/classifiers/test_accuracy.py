@@ -97,7 +97,15 @@ def test_welfare_comments_pass() -> None:
 
 
 def test_model_explains_a_flag_with_readable_tokens() -> None:
-    verdict = moderate("受け子急募 日当5万 テレグラムで連絡して")
-    assert "illegal" in verdict.categories
+    # No lexicon entry here: the model is the only witness, so staff are shown its strongest words.
+    verdict = moderate("あの職員の態度は人として終わってる")
+    assert "insult" in verdict.categories and not verdict.matches
     assert verdict.model_tokens
     assert all(len(t) >= 2 for t in verdict.model_tokens)
+
+
+def test_a_rule_flag_is_not_explained_again_by_the_model() -> None:
+    # Staff see the rule's own spans; ranking the model's words for it would only cost time.
+    verdict = moderate("受け子急募 日当5万 テレグラムで連絡して")
+    assert "illegal" in verdict.categories and verdict.matches
+    assert verdict.model_tokens == []

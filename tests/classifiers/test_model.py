@@ -155,10 +155,14 @@ def test_phase_reports_scores_thresholds_and_tokens(fitted: CommentModel) -> Non
     fitted.thresholds_ = dict.fromkeys(TEXT_CATEGORIES, 0.5)
     with model_phase.use_scorer(fitted.compile()):
         verdict = moderate("受け子募集 日当5万 テレグラムで連絡ください")
+        model_only = moderate("あの職員の態度は人として終わってる")
         clean = moderate("いつもありがとうございます")
     assert verdict.scores["illegal"] >= 0.5
     assert "illegal" in verdict.categories
-    assert 1 <= len(verdict.model_tokens) <= 5
+    # A rule flagged it (staff see its spans); the model's words are shown where the model alone judged.
+    assert verdict.matches and verdict.model_tokens == []
+    assert not model_only.matches and model_only.scores["insult"] >= 0.5
+    assert 1 <= len(model_only.model_tokens) <= 5
     assert clean.model_tokens == []
     assert set(clean.scores) >= set(TEXT_CATEGORIES)
 
