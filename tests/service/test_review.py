@@ -26,7 +26,15 @@ from service.settings import Settings
 from service.store import PENDING, REVIEW, Store
 from service.worker import Worker, ensure_group
 from tests.conftest import BENIGN, TOXIC, enqueue, fb, run_cli
-from tests.service.test_moderation import WEEKDAY_NIGHT, WEEKDAY_NOON, flagged_verdict, ok, pending_request
+from tests.service.test_moderation import (
+    WEEKDAY_NIGHT,
+    WEEKDAY_NOON,
+    add_flagged,
+    flagged_verdict,
+    ok,
+    pending_request,
+)
+from webhooks.events import CommentEvent
 
 SUSPECT = "ニートかよ"  # a text the injected verdict marks 要確認; the real model's opinion does not matter
 SUSPECT_2 = "ニートかよｗ"
@@ -222,3 +230,18 @@ def test_cli_lists_the_review_queue(
     table = run_cli(["queue", "list", "--status", "review"], env, cwd=tmp_path)
     assert table.returncode == 0, table.stderr
     assert "要確認" in table.stdout and "侮辱" in table.stdout and "1件" in table.stdout
+
+
+def test_an_auto_hidden_comment_edited_into_review_can_be_shown_again(r: redis.Redis) -> None:
+    m = Moderation(r)
+    item = add_flagged(r, "殺してやる", categories=["threat"], severity=Severity.HIGH, span="殺してやる")
+    assert m.auto_hide_if_due(item, emergency=False, at=WEEKDAY_NIGHT)
+    m.complete(pending_request(r, item), ok("hide"))
+    cid = item.split(":", 1)[1]
+    edited = CommentEvent("facebook", "555", cid, "edited", SUSPECT, entry_time=time.time() + 60)
+    Store(r).apply_event("99-0", edited, received_at=time.time(), verdict=VERDICTS[SUSPECT])
+    assert Store(r).get(item).status == REVIEW and m.state(item).meta_hidden  # type: ignore[union-attr]
+    out = m.decide(item, "unhide", actor="tanaka", role="staff")
+    assert (out.from_status, out.to_status, out.queued) == (REVIEW, PROCESSING, "unhide")
+    assert m.complete(pending_request(r, item), ok("unhide")) == REVIEW
+    assert not m.state(item).meta_hidden
