@@ -33,9 +33,10 @@ from accuracy import OWN_SETS, REALDEV, read_set  # noqa: E402
 
 from classifiers import pipeline  # noqa: E402
 from classifiers.compose import MATCH_FLAG_SCORE  # noqa: E402
-from classifiers.decision import DecisionPolicy, save_policy  # noqa: E402
+from classifiers.decision import DecisionPolicy, card_section, replace_card_section, save_policy  # noqa: E402
 from classifiers.phases import model as model_phase  # noqa: E402
 from classifiers.phases.context import Context  # noqa: E402
+from classifiers.training import CARD_FILE  # noqa: E402
 
 JST = timezone(timedelta(hours=9))
 GRID = [round(0.5 + 0.01 * i, 2) for i in range(50)] + [0.995, 1.0]
@@ -114,10 +115,9 @@ def flagged(j: Judged, alone: dict[str, float]) -> bool:
     return False
 
 
-def suspected(j: Judged, bound: float) -> bool:
-    if j.disguised or j.addressed:
-        return False
-    return any(p >= bound for c, p in j.probs.items() if c not in j.cleared and c not in j.witnessed)
+def suspected(j: Judged, alone: dict[str, float], bound: float) -> bool:
+    """要確認 as compose decides it for a comment that is not flagged: a category at the bound or above."""
+    return any(p >= min(bound, alone[c]) for c, p in j.probs.items() if c not in j.cleared)
 
 
 def figures(sets: dict[str, list[Judged]], alone: dict[str, float]) -> dict[str, dict[str, float]]:
@@ -130,12 +130,23 @@ def figures(sets: dict[str, list[Judged]], alone: dict[str, float]) -> dict[str,
         p = tp / (tp + fp) if tp + fp else 0.0
         r = tp / toxic if toxic else 0.0
         out[name] = {
+            "toxic": toxic,
+            "clean": clean,
             "f1": round(2 * p * r / (p + r), 4) if p + r else 0.0,
             "precision": round(p, 4),
             "recall": round(r, 4),
             "clean_flagged": round(fp / clean, 4) if clean else 0.0,
         }
     return out
+
+
+def with_review(sets: dict[str, list[Judged]], alone: dict[str, float], bound: float) -> dict[str, dict[str, float]]:
+    """The figures plus each set's share of clean rows put in 要確認 under the 要確認 bound ``bound``."""
+    fig = figures(sets, alone)
+    for name, rows in sets.items():
+        clean = [j for j in rows if not j.toxic]
+        fig[name]["clean_review"] = round(review_share(clean, alone, bound), 4)
+    return fig
 
 
 def shortfall(fig: dict[str, dict[str, float]]) -> float:
@@ -172,7 +183,7 @@ def search(sets: dict[str, list[Judged]], categories: Sequence[str]) -> dict[str
 
 
 def review_share(rows: list[Judged], alone: dict[str, float], bound: float) -> float:
-    marked = sum(1 for j in rows if not flagged(j, alone) and suspected(j, bound))
+    marked = sum(1 for j in rows if not flagged(j, alone) and suspected(j, alone, bound))
     return marked / len(rows) if rows else 0.0
 
 
@@ -190,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     alone = search(sets, categories)
     name, limit = REVIEW_LIMIT
     review = next((b for b in GRID if review_share(sets[name], alone, b) <= limit), 1.0)
-    fig = figures(sets, alone)
+    fig = with_review(sets, alone, review)
     if shortfall(fig):
         print(f"warning: no policy keeps every limit (shortfall {shortfall(fig):.4f})", file=sys.stderr)
     policy = DecisionPolicy(
@@ -207,7 +218,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(json.dumps(policy.to_dict(), ensure_ascii=False, indent=2))
     if args.write:
-        print(f"written: {save_policy(policy, model_phase.model_path())}")
+        model_path = model_phase.model_path()
+        print(f"written: {save_policy(policy, model_path)}")
+        card = model_path.with_name(CARD_FILE)
+        if card.exists():
+            section = card_section(policy, policy.model_version)
+            card.write_text(replace_card_section(card.read_text(encoding="utf-8"), section), encoding="utf-8")
+            print(f"updated: {card}")
     return 0
 
 

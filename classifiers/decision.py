@@ -70,6 +70,64 @@ class DecisionPolicy:
         return alone, review, addressed
 
 
+CARD_BEGIN = "<!-- decision policy: written by bench/choose_policy.py --write -->"
+CARD_END = "<!-- end of decision policy -->"
+
+
+def card_section(policy: DecisionPolicy, model_version: str) -> str:
+    """The model card's first section: the real development sets' figures under this policy, then ours."""
+    lines = [CARD_BEGIN, "", "## Accuracy on real text first / 実データでの精度", ""]
+    sets = policy.chosen_on.get("sets", {})
+    if policy.model_version != model_version or not sets:
+        lines += [
+            "No decision policy has been chosen for this model yet: run `python bench/choose_policy.py --write`",
+            "with the real development sets beside the project (`../shared/realdev/`).",
+            "",
+            CARD_END,
+        ]
+        return "\n".join(lines)
+    lines += [
+        f"Decision policy `{policy.version}` (`models/decision_policy.json`), chosen by `bench/choose_policy.py`",
+        "for this model. Real development sets are text written and labelled outside the project; they are",
+        "measured, never trained on. Our own sets (`tests/data/eval_*.jsonl`) were written by the team.",
+        "Re-measure any time with `python bench/accuracy.py`.",
+        "",
+        "| set | kind | rows | precision | recall | F1 | clean rows flagged | clean rows 要確認 |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    real = [n for n in sets if not n.startswith("eval_")]
+    for name in [*real, *(n for n in sets if n not in real)]:
+        m = sets[name]
+        kind = "real (dev)" if name in real else "own"
+        toxic = m.get("toxic", 0)
+        prf = f"{m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f}" if toxic and m.get("clean") else (
+            f"— | {m['recall']:.3f} | —" if toxic else "— | — | —"
+        )
+        clean = f"{m['clean_flagged']:.1%}" if m.get("clean") else "—"
+        review = f"{m.get('clean_review', 0.0):.1%}" if m.get("clean") else "—"
+        lines.append(f"| {name} | {kind} | {m['rows']} | {prf} | {clean} | {review} |")
+    cut = ", ".join(f"{c} {v:.2f}" for c, v in sorted(policy.alone.items()))
+    lines += [
+        "",
+        f"- The model alone flags at: {cut}.",
+        f"- 要確認 from {min(policy.review.values(), default=0):.2f}; with rough address (お前, こいつ) the model's",
+        f"  cut-off is {policy.addressed:.2f} (at least its own threshold); a rule hit of the category or a",
+        "  disguised spelling lets it flag at its own cross-validated threshold (below).",
+        "",
+        CARD_END,
+    ]
+    return "\n".join(lines)
+
+
+def replace_card_section(card: str, section: str) -> str:
+    """``card`` with its decision-policy section replaced by ``section`` (inserted after the title if absent)."""
+    if CARD_BEGIN in card and CARD_END in card:
+        head, rest = card.split(CARD_BEGIN, 1)
+        return head + section + rest.split(CARD_END, 1)[1]
+    title, _, body = card.partition("\n")
+    return f"{title}\n\n{section}\n{body}"
+
+
 def policy_path(model_path: Path) -> Path:
     return model_path.with_name(POLICY_FILE)
 
