@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from classifiers.config import CONFIG, configure, phone_digits
 from classifiers.phases import normalise, personal_info, tokenise
 from classifiers.phases._detect import fold_width
 from classifiers.phases.context import Context
@@ -112,9 +115,86 @@ def test_mynumber_check_digit() -> None:
     assert _matches("マイナンバー 1234 5678 9012") == []  # wrong check digit
 
 
-def test_toll_free_numbers_are_weak_evidence() -> None:
-    (m,) = _matches("お問い合わせは0120-123-456へ")
-    assert m.rule_id == "pii:phone_business" and m.score < 0.5
+def test_business_only_numbers_are_not_personal() -> None:
+    # 0120/0800 (toll-free), 0570 and 0990 are let only to businesses and public bodies.
+    for text in ("お問い合わせは0120-123-456へ", "0800-000-0000まで", "ナビダイヤル0570-000-000"):
+        assert _matches(text) == [], text
+
+
+# Fictional numbers throughout (0837-00-…): no real organisation's number belongs in the tests.
+PUBLIC_NUMBERS = [
+    "避難所の問い合わせは社協（0837-00-0000）へ",
+    "避難所の問い合わせは社協の地域福祉係（0837-00-0000）へ",
+    "詳しくは美祢市社会福祉協議会 0837-00-0000 まで",
+    "市役所の代表番号は0837-00-0001です",
+    "0837-00-0002（美祢市役所）まで",
+    "消防署0837-00-0003に連絡しました",
+    "地域包括支援センター：0837-00-0004",
+    "高齢福祉課 (0837)00-0005",
+    "消防は119、警察は110、児童相談所は189、迷ったら#7119へ",
+]
+
+
+@pytest.mark.parametrize("text", PUBLIC_NUMBERS)
+def test_public_bodies_numbers_are_not_personal(text: str) -> None:
+    assert _matches(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "private"),
+    [
+        # The body's number passes, the person's number in the same comment does not.
+        ("避難所の問い合わせは社協（0837-00-0000）へ。田中さんの家は0837-00-1111です", "0837-00-1111"),
+        ("社協（0837-00-0000）か、山田さんの携帯090-0000-1111に", "090-0000-1111"),
+        ("社協の田中さん宅 0837-00-1111", "0837-00-1111"),  # a person between the body and the number
+        ("市役所の隣の佐藤さんは0837-00-1111", "0837-00-1111"),
+        ("0837-00-1111は田中さんの家、社協とは別", "0837-00-1111"),
+        ("社協の職員の携帯は090-0000-1111", "090-0000-1111"),  # a mobile is a person's, even at 社協
+    ],
+)
+def test_private_numbers_beside_public_ones_still_flag(text: str, private: str) -> None:
+    assert [m.text for m in _flagged(text) if m.rule_id.startswith("pii:phone")] == [private]
+
+
+@pytest.fixture
+def public_phones() -> Iterator[None]:
+    previous = CONFIG.public_phones
+    configure(public_phones=["0837-00-0000", "+81 90 0000 2222", ""])
+    try:
+        yield
+    finally:
+        CONFIG.public_phones = previous
+
+
+def test_phone_digits_ignores_how_a_number_is_written() -> None:
+    keys = {
+        phone_digits(n)
+        for n in ("0837-00-0000", "(0837)00-0000", "０８３７ー００ー００００", "+81 837 00 0000")
+    }
+    assert keys == {"0837000000"}
+    assert phone_digits("+81 (0)90-0000-2222") == "09000002222"
+
+
+@pytest.mark.usefixtures("public_phones")
+def test_configured_public_numbers_are_not_personal() -> None:
+    assert _matches("電話は0837-00-0000です") == []
+    assert _matches("この番号 ０８３７ー００ー００００ に掛けて") == []
+    assert _matches("災害用の携帯 090-0000-2222") == []  # a listed mobile number too
+    (m,) = _flagged("電話は(0837)00-0000です、田中さんは0837-00-1111")
+    assert m.text == "0837-00-1111"
+
+
+@pytest.mark.usefixtures("public_phones")
+def test_a_public_number_clears_the_model_for_privacy() -> None:
+    # The model reads the digits as a phone number; a number the council publishes is no reason to flag.
+    ctx = Context(original="電話は0837-00-0000です")
+    normalise.phase(ctx)
+    ev = personal_info.phase(ctx)
+    assert ev is not None and ev.matches == [] and ev.cleared == {"privacy"}
+    ctx = Context(original="電話は0837-00-0000、田中さんは0837-00-1111")
+    normalise.phase(ctx)
+    ev = personal_info.phase(ctx)
+    assert ev is not None and ev.matches and not ev.cleared
 
 
 @given(st.text(max_size=60))
