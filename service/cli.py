@@ -128,6 +128,8 @@ def configure_classifier(settings: Settings) -> None:
         site_lexicon_path=settings.site_lexicon_path,
         model_path=settings.model_path,
         council_names=[*DEFAULT_COUNCIL_NAMES, *settings.council_names] if settings.council_names else None,
+        # The council's own help-desk number is published in its replies, so it is public too.
+        public_phones=[*settings.public_phones, *filter(None, [settings.support_desk_phone])],
     )
 
 

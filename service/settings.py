@@ -7,6 +7,7 @@ setting and says how to fix it (`SettingsError`); the CLI prints it and exits wi
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from datetime import time
 from pathlib import Path
@@ -15,6 +16,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from classifiers.config import phone_digits
+
 ENV_PREFIX = "SHAKYO_"
 # Meta's newest Graph API version at the time of writing (v26.0, released 2026-07-29).
 DEFAULT_GRAPH_API_URL = "https://graph.facebook.com/v26.0"
@@ -22,6 +25,8 @@ DEFAULT_INSTAGRAM_GRAPH_HOST = (
     "https://graph.instagram.com"  # Instagram Login's host; version from graph_api_url
 )
 _GRAPH_VERSION = re.compile(r"v\d+\.\d+")
+# What a phone number is written with (after NFKC): 0837-00-0000, (0837)00-0000, +81 837 00 0000, #7119.
+_PHONE_CHARS = re.compile(r"[0-9+()#\-‐‑–—―−ー ]+")
 MIN_DEDUP_TTL_HOURS = 72  # Meta retries failed deliveries for many hours; keep keys well beyond that
 
 # Webhooks cannot be verified without these, so they are required once a Page or account id is set.
@@ -113,8 +118,11 @@ class Settings(BaseSettings):
     support_desk_name: str = "美祢市社会福祉協議会"
     support_desk_phone: str | None = None
     support_desk_hours: str | None = None  # unset: weekdays hours_start–hours_end
+    # Phone numbers the council (and the city, etc.) publish, comma-separated: a comment giving one is not
+    # flagged as personal information. support_desk_phone is added to them (service.cli).
+    public_phones: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
-    @field_validator("council_names", "trusted_proxies", "notify_email_to", mode="before")
+    @field_validator("council_names", "trusted_proxies", "notify_email_to", "public_phones", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         if isinstance(value, str):
@@ -177,6 +185,17 @@ class Settings(BaseSettings):
         for address in value:
             if "@" not in address or any(c.isspace() for c in address):
                 raise ValueError(f"not an e-mail address: {address}")
+        return value
+
+    @field_validator("public_phones")
+    @classmethod
+    def _phones(cls, value: list[str]) -> list[str]:
+        for number in value:
+            digits = phone_digits(number)
+            full = digits.startswith("0") and len(digits) in (10, 11)
+            short = 3 <= len(digits) <= 4  # 110, 119, #7119: harmless, never mistaken for a person's
+            if not _PHONE_CHARS.fullmatch(unicodedata.normalize("NFKC", number)) or not (full or short):
+                raise ValueError(f"電話番号として読めません / not a phone number: {number}")
         return value
 
     @field_validator("public_url")
@@ -278,6 +297,10 @@ _HINTS: dict[str, tuple[str, str]] = {
         "the staff UI's address, such as https://moderation.example.jp",
     ),
     "support_desk_name": ("社協の相談窓口の名前を", "the name of the council's own help desk"),
+    "public_phones": (
+        "社協などが公表している電話番号(カンマ区切り、例: 0837-00-0000, 0837-00-0001)を",
+        "the phone numbers the council publishes, comma-separated (e.g. 0837-00-0000, 0837-00-0001)",
+    ),
 }
 _DEFAULT_HINT = ("正しい値を", "a valid value")
 

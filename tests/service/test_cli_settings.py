@@ -126,3 +126,35 @@ def test_list_and_time_settings_and_no_secret_in_errors(
     with pytest.raises(SettingsError) as invalid:
         load_settings()
     assert "SHAKYO_SESSION_SECRET" in str(invalid.value) and "too-short-secret" not in str(invalid.value)
+
+
+def test_public_phones_setting_reaches_the_classifier(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from classifiers.config import CONFIG, phone_digits
+    from service.cli import configure_classifier
+
+    # Fictional numbers; the help desk's own number is public too.
+    monkeypatch.setenv("SHAKYO_PUBLIC_PHONES", "0837-00-0000, （0837）00-0001 ,#7119,")
+    monkeypatch.setenv("SHAKYO_SUPPORT_DESK_PHONE", "0837-00-0002")
+    settings = load_settings()
+    assert settings.public_phones == ["0837-00-0000", "（0837）00-0001", "#7119"]
+    previous = (CONFIG.site_lexicon_path, CONFIG.model_path, CONFIG.council_names, CONFIG.public_phones)
+    try:
+        configure_classifier(settings)
+        assert {
+            phone_digits(n) for n in ("0837-00-0000", "0837-00-0001", "0837-00-0002")
+        } <= CONFIG.public_phones
+    finally:
+        CONFIG.site_lexicon_path, CONFIG.model_path, CONFIG.council_names, CONFIG.public_phones = previous
+
+
+def test_a_public_phone_that_is_not_a_number_is_explained(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHAKYO_PUBLIC_PHONES", "0837-00-0000, 社協の代表")
+    with pytest.raises(SettingsError) as invalid:
+        load_settings()
+    message = str(invalid.value)
+    assert "SHAKYO_PUBLIC_PHONES" in message and "社協の代表" in message and "電話番号" in message
+    assert "例: 0837-00-0000" in message and "\n" not in message
