@@ -2,7 +2,9 @@
 
 URLs are found in the original text after a 1:1 width fold, so a URL glued to Japanese text
 (詳しくはhttps://example.com/xx を見て), written in full-width letters, defanged (hxxp, example[.]com) or
-bare (example.xyz) still has its exact span. Each host is then judged against ``data/domains.tsv``:
+without a scheme still has its exact span. Without a scheme, a host starting with ``www.`` is a link
+whatever its TLD (www.brand-cheap.fashion); any other bare domain must end in a TLD from the ``tld`` list
+(example.xyz, brand-cheap.jp/sale), so "3.5kg", "ver.2.0", "ファイル名.txt" or "Node.js" are not links. Each host is then judged against ``data/domains.tsv``:
 allowed sites never produce evidence; look-alikes of Meta's brands and punycode hosts are phishing; adult,
 dating, gambling and malware words in the host are harmful links; shorteners and abused TLDs are weak
 cues that only flag together with other cues.
@@ -77,6 +79,13 @@ _BARE_RE = re.compile(
     rf"(?:[/?#]{_URL_CHARS}*)?",
     re.IGNORECASE,
 )
+# "www." says "web address" whatever follows, so any alphabetic or punycode TLD will do. Not after a letter:
+# the "wwww" of net laughter (草wwww.) is not a host.
+_WWW_RE = re.compile(
+    rf"(?<![A-Za-z0-9@.\-/_])www\d?{_DOT}(?:{_LABEL}{_DOT})+(?:xn--[A-Za-z0-9\-]{{1,59}}|[A-Za-z]{{2,24}})"
+    rf"(?![A-Za-z0-9]|-[A-Za-z0-9])(?:[/?#]{_URL_CHARS}*)?",
+    re.IGNORECASE,
+)
 _DEFANG_RE = re.compile(r"\[\.\]|\(\.\)|\[dot\]|\(dot\)|\{\.\}", re.IGNORECASE)
 _PRECHECK_RE = re.compile(r"[.．/／]|dot", re.IGNORECASE)
 _TRAILING = ".,;:!?'-"  # "-" too: a ー after a URL is folded to "-"
@@ -140,13 +149,18 @@ def find_urls(original: str) -> list[Url]:
         taken.append((m.start(), end))
         if url is not None:
             urls.append(url)
-    for m in _BARE_RE.finditer(folded):
-        if any(s <= m.start() < e for s, e in taken):
-            continue
-        end = _trim(folded, m.start(), m.end())
-        url = _parse(folded[m.start() : end], m.start(), end, defanged=False)
-        if url is not None:
-            urls.append(url)
+    # A plain substring test (memchr) spares most dotted comments (3.5kg) the www. scan.
+    www = "w" in folded or "W" in folded
+    for regex in (_WWW_RE, _BARE_RE) if www else (_BARE_RE,):
+        for m in regex.finditer(folded):
+            if any(s <= m.start() < e for s, e in taken):
+                continue
+            end = _trim(folded, m.start(), m.end())
+            taken.append((m.start(), end))
+            url = _parse(folded[m.start() : end], m.start(), end, defanged=False)
+            if url is not None:
+                urls.append(url)
+    urls.sort(key=lambda u: u.start)
     return urls
 
 

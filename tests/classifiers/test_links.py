@@ -35,6 +35,19 @@ EXTRACTION = [
     ("(https://example.com/a_(b))です", "https://example.com/a_(b)", "example.com"),
     ("URLはwww.Example.COM。", "www.Example.COM", "example.com"),
     ("ttps://example.net/x", "ttps://example.net/x", "example.net"),
+    # Without a scheme: www. is a link whatever the TLD; other bare domains need a listed TLD.
+    ("安いよ www.brand-cheap.fashion です", "www.brand-cheap.fashion", "brand-cheap.fashion"),
+    ("激安はwww.brand-cheap.fashion/saleで", "www.brand-cheap.fashion/sale", "brand-cheap.fashion"),
+    (
+        "ｗｗｗ．ｂｒａｎｄ－ｃｈｅａｐ．ｆａｓｈｉｏｎ",
+        "ｗｗｗ．ｂｒａｎｄ－ｃｈｅａｐ．ｆａｓｈｉｏｎ",
+        "brand-cheap.fashion",
+    ),
+    ("(www2.brand-cheap.boutique)", "www2.brand-cheap.boutique", "www2.brand-cheap.boutique"),
+    ("www.example.xn--tckwe/", "www.example.xn--tckwe/", "example.xn--tckwe"),
+    ("www[.]brand-cheap[.]fashion", "www[.]brand-cheap[.]fashion", "brand-cheap.fashion"),
+    ("brand-cheap.jp/sale を見て", "brand-cheap.jp/sale", "brand-cheap.jp"),
+    ("セールはshop.brand-cheap.fashion/bagへ", "shop.brand-cheap.fashion/bag", "shop.brand-cheap.fashion"),
 ]
 
 
@@ -53,6 +66,14 @@ def test_extracts_urls_with_exact_spans(text: str, span: str, host: str) -> None
         "午前10時〜a.m.",
         "メールはtaro@example.comへ",  # an e-mail is personal_info's, not a link
         "今日は晴れ。明日も晴れ。",
+        "体重が3.5kg増えた",
+        "ファイル名.txt を送って",
+        "Node.js/Deno どっち",
+        "e.g. 例えば",
+        "Mr.Children 最高",
+        "草wwww.まじで",
+        "ウケるwww.ok.",
+        "No.1 になった",
     ],
 )
 def test_not_urls(text: str) -> None:
@@ -78,6 +99,8 @@ FLAGGED = [
     ("https://sex-chat.example/", "harmful_link", "link:deny:"),
     ("https://example.com/free.apk", "harmful_link", "link:download:"),
     ("当選しました！ bit.ly/abc123 から受け取り", "harmful_link", "link:shortener:"),
+    ("当選しました！ www.gift-verify.fashion/login から受け取り", "security", "link:suspicious:"),
+    ("www.faceb00k-help.fashion で確認", "security", "link:lookalike:"),
 ]
 
 
