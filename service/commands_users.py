@@ -6,11 +6,10 @@ import argparse
 import getpass
 import sys
 
-from service.accounts import AccountError, AccountStore, Role
+from service.accounts import AccountError, AccountStore, PasswordPolicy, Role
 from service.cli import Commands
 from service.redis_conn import open_redis
-from service.settings import load_settings
-from service.ui.common import password_policy
+from service.settings import Settings, load_settings
 
 # Accepted spellings of each role on the command line.
 ROLE_NAMES: dict[str, Role] = {
@@ -56,7 +55,7 @@ def _add(args: argparse.Namespace) -> int:
     try:
         password = _read_password(args.password_stdin)
         with open_redis(settings) as target:
-            account = AccountStore(target.client(), policy=password_policy(settings)).create(
+            account = AccountStore(target.client(), policy=_password_policy(settings)).create(
                 args.name, password, ROLE_NAMES[args.role], display_name=args.display_name, by=CLI_ACTOR
             )
     except AccountError as exc:
@@ -72,7 +71,7 @@ def _passwd(args: argparse.Namespace) -> int:
         password = _read_password(args.password_stdin)
         with open_redis(settings) as target:
             # Set by someone other than the user: they are asked to choose their own at the next login.
-            account = AccountStore(target.client(), policy=password_policy(settings)).set_password(
+            account = AccountStore(target.client(), policy=_password_policy(settings)).set_password(
                 args.name, password, by=CLI_ACTOR
             )
     except AccountError as exc:
@@ -85,8 +84,16 @@ def _passwd(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     settings = load_settings()
     with open_redis(settings) as target:
-        accounts = AccountStore(target.client(), policy=password_policy(settings)).list()
+        accounts = AccountStore(target.client(), policy=_password_policy(settings)).list()
     for a in accounts:
         state = "無効" if a.disabled else "有効"
         print(f"{a.username}\t{a.role.ja}\t{a.display_name}\t{state}")
     return 0
+
+
+def _password_policy(settings: Settings) -> PasswordPolicy:
+    # Imported here, not at the top: service.ui loads FastAPI, Jinja and matplotlib, which every other
+    # command would then pay for at start-up (the CLI imports this module to build its parser).
+    from service.ui.common import password_policy
+
+    return password_policy(settings)

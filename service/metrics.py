@@ -53,13 +53,27 @@ OLDEST_WAITING_AGE = Gauge(
 
 def record_processed(r: redis.Redis, outcome: str, classify_seconds: float | None) -> None:
     """Count one processed stream entry (and its classification time) for every web process to report."""
+    record_processed_many(r, [(outcome, classify_seconds)])
+
+
+def record_processed_many(r: redis.Redis, processed: list[tuple[str, float | None]]) -> None:
+    """Count a batch of processed entries in one round trip (the batching worker's figures)."""
+    counts: dict[str, int] = {}
+    total = 0.0
+    for outcome, classify_seconds in processed:
+        counts[f"processed:{outcome}"] = counts.get(f"processed:{outcome}", 0) + 1
+        if classify_seconds is not None:
+            counts["classify:count"] = counts.get("classify:count", 0) + 1
+            total += classify_seconds
+            bucket = next((b for b in CLASSIFICATION_BUCKETS if classify_seconds <= b), "+Inf")
+            counts[f"classify:le:{bucket}"] = counts.get(f"classify:le:{bucket}", 0) + 1
+    if not counts:
+        return
     pipe = r.pipeline(transaction=False)
-    pipe.hincrby(keys.WORKER_METRICS, f"processed:{outcome}", 1)
-    if classify_seconds is not None:
-        pipe.hincrby(keys.WORKER_METRICS, "classify:count", 1)
-        pipe.hincrbyfloat(keys.WORKER_METRICS, "classify:sum", classify_seconds)
-        bucket = next((b for b in CLASSIFICATION_BUCKETS if classify_seconds <= b), "+Inf")
-        pipe.hincrby(keys.WORKER_METRICS, f"classify:le:{bucket}", 1)
+    for field, n in counts.items():
+        pipe.hincrby(keys.WORKER_METRICS, field, n)
+    if "classify:count" in counts:
+        pipe.hincrbyfloat(keys.WORKER_METRICS, "classify:sum", total)
     pipe.execute()
 
 
@@ -88,7 +102,13 @@ class _WorkerFigures(Collector):
             buckets=buckets,
             sum_value=float(data.get("classify:sum", 0)),
         )
-        return [processed, histogram]
+        # Written by service.reconcile.sync into the same hash, so every process reports the one total.
+        missed = CounterMetricFamily(
+            "shakyo_sync_missed_comments",
+            "Comments the reconciliation job found on Meta that no webhook had brought.",
+            value=float(data.get("sync:missed", 0)),
+        )
+        return [processed, histogram, missed]
 
 
 _WORKER_FIGURES = _WorkerFigures()

@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     dedup_ttl_hours: int = Field(default=96, ge=MIN_DEDUP_TTL_HOURS)
     # A worker that has not acknowledged an entry for this long is presumed dead; another takes it over.
     claim_idle_seconds: float = Field(default=60.0, gt=0)
-    worker_batch: int = Field(default=32, ge=1, le=1000)
+    worker_batch: int = Field(default=100, ge=1, le=1000)  # entries per XREADGROUP and per store transaction
     worker_block_ms: int = Field(default=1000, ge=10)
     max_deliveries: int = Field(default=5, ge=1)  # then the entry goes to the dead-letter stream
     stream_retention_days: float = Field(default=14.0, gt=0)
@@ -103,6 +103,12 @@ class Settings(BaseSettings):
     report_schedule: bool = True  # false: no built-in weekly report loop (run `shakyo-mod report` from cron)
     # Comments and their history older than this are purged daily; reports and audit counts are kept.
     retention_days: int = Field(default=400, ge=30)
+    # 証拠記録 (service.evidence) are kept this long (default 5 years), past the comments' own retention.
+    evidence_retention_days: int = Field(default=1826, ge=30)
+    # Reconciliation (service.reconcile): every this many minutes the Graph API is read back for comments no
+    # webhook brought, over posts of the last sync_days days. Minutes may be a fraction (tests use seconds).
+    sync_interval_minutes: float = Field(default=15.0, gt=0)
+    sync_days: int = Field(default=14, ge=1, le=365)
     # E-mail (service.notify.mail): sent only when a host and at least one recipient are set.
     smtp_host: str | None = None
     smtp_port: int = Field(default=587, ge=1, le=65535)
@@ -205,6 +211,14 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/") if value else value
 
+    @field_validator("evidence_retention_days")
+    @classmethod
+    def _evidence_outlives_comments(cls, value: int, info: ValidationInfo) -> int:
+        kept = info.data.get("retention_days")
+        if kept is not None and value < kept:
+            raise ValueError(f"SHAKYO_RETENTION_DAYS ({kept}) 以上にしてください / must be at least {kept}")
+        return value
+
     @field_validator("hours_end")
     @classmethod
     def _end_after_start(cls, value: time, info: ValidationInfo) -> time:
@@ -286,6 +300,15 @@ _HINTS: dict[str, tuple[str, str]] = {
     ),
     "report_schedule": ("true か false を", "true or false"),
     "retention_days": ("30以上の日数を", "a number of days ≥ 30"),
+    "evidence_retention_days": (
+        "証拠記録を残す日数(SHAKYO_RETENTION_DAYS以上、例: 1826 = 5年)を",
+        "how many days to keep evidence records (at least SHAKYO_RETENTION_DAYS, e.g. 1826 = 5 years)",
+    ),
+    "sync_interval_minutes": (
+        "Metaとの照合を行う間隔(分、例: 15)を",
+        "how often to check Meta for missed comments, in minutes (e.g. 15)",
+    ),
+    "sync_days": ("照合する投稿の日数(1〜365、例: 14)を", "how many days of posts to check (1-365, e.g. 14)"),
     "smtp_port": ("SMTPサーバーのポート番号(例: 587)を", "the SMTP server's port, such as 587"),
     "smtp_starttls": ("true か false を", "true or false"),
     "notify_email_to": (

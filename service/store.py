@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -106,6 +106,7 @@ class Comment:
     media_type: str | None = None
     attachment_url: str | None = None
     edits: int = 0
+    source: str = "webhook"  # how we first learnt of it: webhook, or sync (the reconciliation job found it)
 
     @property
     def item_id(self) -> str:
@@ -182,6 +183,7 @@ class Comment:
             media_type=opt("media_type"),
             attachment_url=opt("attachment_url"),
             edits=int(raw.get("edits") or 0),
+            source=raw.get("source") or "webhook",
         )
 
     def to_public(self) -> dict[str, Any]:
@@ -210,6 +212,7 @@ class Comment:
             "removed_on_platform": self.removed_on_platform,
             "media_type": self.media_type,
             "edits": self.edits,
+            "source": self.source,
         }
 
 
@@ -322,22 +325,80 @@ class Store:
                     old = Comment.from_hash(raw) if raw else None
                     new, history = _merge(old, event, received_at, verdict, time.time())
                     pipe.multi()
-                    pipe.hset(comment_key, mapping=new.to_hash())
-                    for entry in history:
-                        pipe.rpush(keys.history(item), json.dumps(entry, ensure_ascii=False))
-                    pipe.sadd(applied_key, stream_id)
-                    pipe.zadd(keys.COMMENTS_BY_RECEIVED, {item: new.received_at})
-                    if new.flagged:
-                        pipe.zadd(keys.COMMENTS_FLAGGED, {item: new.received_at}, nx=True)
-                        # The after-flag steps run after this transaction; until they are done the marker
-                        # lets another worker finish them if this one dies in between.
-                        pipe.zadd(keys.AFTER_FLAG_PENDING, {item: time.time()})
-                    _place_in_queue(pipe, new)
-                    pipe.xack(keys.EVENTS, group, stream_id)
+                    _write_applied(pipe, stream_id, new, history, group)
                     pipe.execute()
                     return ApplyOutcome(item, False, old is None, new.flagged, new.status)
                 except redis.WatchError:
                     continue
+
+    def apply_events(
+        self,
+        entries: Sequence[tuple[str, CommentEvent, float, Verdict | None]],
+        *,
+        group: str = keys.EVENTS_GROUP,
+    ) -> list[ApplyOutcome]:
+        """Apply a batch of (stream id, event, received_at, verdict) in one transaction, with the same
+        effects as `apply_event` on each in order (entries for one comment are merged in turn).
+
+        Three round trips whatever the batch size: WATCH every comment and applied-set of the batch, read
+        them all in one pipeline on another connection (read after the WATCH, so a change by another
+        worker in between still aborts the EXEC), then MULTI … EXEC with every write and XACK. A WatchError
+        (another worker wrote one of these comments meanwhile) re-reads and retries the whole batch.
+        """
+        items = [keys.item_id(event.platform, event.comment_id) for _, event, _, _ in entries]
+        unique = list(dict.fromkeys(items))
+        watched = [k for item in unique for k in (keys.comment(item), keys.applied(item))]
+        with self._r.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    pipe.watch(*watched)
+                    reads = self._r.pipeline(transaction=False)
+                    for item in unique:
+                        reads.hgetall(keys.comment(item))
+                    for item, (stream_id, *_rest) in zip(items, entries, strict=True):
+                        reads.sismember(keys.applied(item), stream_id)
+                    replies = reads.execute()
+                    # The hash as it will stand after each write so far: HSET only adds and replaces fields.
+                    hashes: dict[str, dict[str, str]] = dict(zip(unique, replies[: len(unique)], strict=True))
+                    applied = replies[len(unique) :]
+                    outcomes: list[ApplyOutcome] = []
+                    pipe.multi()
+                    for item, (stream_id, event, received_at, verdict), done in zip(
+                        items, entries, applied, strict=True
+                    ):
+                        if done:
+                            pipe.xack(keys.EVENTS, group, stream_id)
+                            outcomes.append(ApplyOutcome(item, duplicate=True))
+                            continue
+                        old = Comment.from_hash(hashes[item]) if hashes[item] else None
+                        new, history = _merge(old, event, received_at, verdict, time.time())
+                        _write_applied(pipe, stream_id, new, history, group)
+                        hashes[item] = {**hashes[item], **new.to_hash()}
+                        outcomes.append(ApplyOutcome(item, False, old is None, new.flagged, new.status))
+                    pipe.execute()
+                    return outcomes
+                except redis.WatchError:
+                    continue
+
+
+def _write_applied(
+    pipe: redis.client.Pipeline, stream_id: str, new: Comment, history: list[dict[str, Any]], group: str
+) -> None:
+    """The writes of one applied stream entry, queued on a transaction: the record, its history, the
+    indexes and queue, the applied id and the XACK."""
+    item = new.item_id
+    pipe.hset(keys.comment(item), mapping=new.to_hash())
+    for entry in history:
+        pipe.rpush(keys.history(item), json.dumps(entry, ensure_ascii=False))
+    pipe.sadd(keys.applied(item), stream_id)
+    pipe.zadd(keys.COMMENTS_BY_RECEIVED, {item: new.received_at})
+    if new.flagged:
+        pipe.zadd(keys.COMMENTS_FLAGGED, {item: new.received_at}, nx=True)
+        # The after-flag steps run after this transaction; until they are done the marker
+        # lets another worker finish them if this one dies in between.
+        pipe.zadd(keys.AFTER_FLAG_PENDING, {item: time.time()})
+    _place_in_queue(pipe, new)
+    pipe.xack(keys.EVENTS, group, stream_id)
 
 
 def _place_in_queue(pipe: redis.client.Pipeline, comment: Comment) -> None:
@@ -361,6 +422,7 @@ def _merge(
             comment_id=event.comment_id,
             account_id=event.account_id,
             received_at=received_at,
+            source=event.source,
         )
     else:
         new = replace(old, categories=list(old.categories))

@@ -16,6 +16,8 @@ import redis
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, "dict[str, Any] | None"], None]
+Entries = list[tuple[str, "dict[str, Any] | None"]]
+BatchHandler = Callable[[Entries], None]
 
 
 @dataclass(slots=True)
@@ -38,6 +40,16 @@ class GroupReader:
                 handle(entry_id, fields)
                 done += 1
         return done
+
+    def read_new_batch(self, handle: BatchHandler, *, block_ms: int | None) -> int:
+        """Read up to `count` new entries in one XREADGROUP and hand them over together."""
+        reply = self.r.xreadgroup(
+            self.group, self.consumer, {self.stream: ">"}, count=self.count, block=block_ms
+        )
+        entries: Entries = [entry for _stream, batch in reply or [] for entry in batch]
+        if entries:
+            handle(entries)
+        return len(entries)
 
     def claim_stale(self, handle: Handler) -> int:
         """Take over entries idle longer than the claim timeout (their consumer is presumed dead)."""

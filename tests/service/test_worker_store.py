@@ -194,3 +194,69 @@ def test_housekeeping_trims_acknowledged_but_never_waiting_entries(
     assert [i for i, _ in r.xrange(keys.EVENTS)] == [waiting]
     worker.drain()
     assert Store(r).get("facebook:4_3") is not None
+
+
+def test_a_batch_equals_the_same_entries_one_at_a_time(
+    redis_url: str, r: redis.Redis, make_settings: Callable[..., Settings], store: Store
+) -> None:
+    # add, edit and remove of one comment, another comment, and an own reply, all in one XREADGROUP.
+    events = [
+        fb("9_1", BENIGN, entry_time=100.0),
+        fb("9_2", TOXIC),
+        fb("9_1", TOXIC, verb="edited", entry_time=200.0),
+        fb("9_3", TOXIC, is_own=True),
+        fb("9_1", verb="remove", entry_time=300.0),
+    ]
+
+    def state() -> list[object]:
+        out: list[object] = []
+        for item in ("facebook:9_1", "facebook:9_2", "facebook:9_3"):
+            record = r.hgetall(keys.comment(item))
+            # Times differ between the two runs; every other field must be the same.
+            out.append({k: v for k, v in record.items() if not k.endswith(("_at", "_time"))})
+            out.append([e["kind"] for e in store.history(item)])
+        out.append(sorted(r.zrange(keys.queue(PENDING), 0, -1)))
+        out.append(r.xpending(keys.EVENTS, keys.EVENTS_GROUP)["pending"])
+        return out
+
+    ensure_group(r)
+    enqueue(redis_url, *events)
+    batched = Worker(r, make_settings(worker_batch=100))
+    assert batched.read_once(block_ms=50) == len(events)  # one read, one store transaction
+    after_batch = state()
+    r.flushall()
+
+    ensure_group(r)
+    enqueue(redis_url, *events)
+    one_by_one = Worker(r, make_settings(worker_batch=1))
+    assert one_by_one.drain() == len(events)
+    assert state() == after_batch
+
+
+def test_a_redelivered_batch_changes_nothing(
+    redis_url: str, r: redis.Redis, make_settings: Callable[..., Settings], store: Store
+) -> None:
+    ensure_group(r)
+    ids = enqueue(redis_url, *(fb(f"9_{i}", TOXIC if i % 2 else BENIGN) for i in range(10, 20)))
+    worker = Worker(r, make_settings(worker_batch=100))
+    worker.drain()
+    before = [store.get(f"facebook:9_{i}") for i in range(10, 20)]
+    # The same entries handed over again (as a claim after a slow worker finished them would).
+    worker.handle_batch([(i, r.xrange(keys.EVENTS, i, i)[0][1]) for i in ids])
+    assert [store.get(f"facebook:9_{i}") for i in range(10, 20)] == before
+    assert all(r.scard(keys.applied(f"facebook:9_{i}")) == 1 for i in range(10, 20))
+    assert r.zcard(keys.queue(PENDING)) == 5
+
+
+def test_one_unreadable_entry_does_not_hold_back_its_batch(
+    redis_url: str, r: redis.Redis, make_settings: Callable[..., Settings], store: Store
+) -> None:
+    ensure_group(r)
+    enqueue(redis_url, fb("9_30", TOXIC))
+    r.xadd(keys.EVENTS, {"event": "{not json", "received_at": "1"})
+    enqueue(redis_url, fb("9_31", BENIGN))
+    worker = Worker(r, make_settings(worker_batch=100, max_deliveries=1))
+    assert worker.read_once(block_ms=50) == 3
+    assert store.get("facebook:9_30") is not None and store.get("facebook:9_31") is not None
+    assert r.xlen(keys.DEAD_LETTER) == 1
+    assert r.xpending(keys.EVENTS, keys.EVENTS_GROUP)["pending"] == 0
