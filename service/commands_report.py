@@ -41,9 +41,14 @@ def _report(args: argparse.Namespace) -> int:
     settings = load_settings()
     hours = OperatingHours(start=settings.hours_start, end=settings.hours_end)
     with open_redis(settings) as target, target.client() as r:
-        if args.out is not None:
-            done = write_report(r, week, args.out, hours=hours)
-        else:
-            done = generate_report(r, week, settings.data_dir, hours=hours)
-    print(f"{week} の週次レポートを作成しました: {done.directory}")
+        try:
+            if args.out is not None:
+                done = write_report(r, week, args.out, hours=hours)
+            else:
+                done = generate_report(r, week, settings.data_dir, hours=hours)
+        except ValueError as exc:  # a week that has not begun
+            print(str(exc), file=sys.stderr)
+            return 2
+    interim = "（途中経過：週がまだ終わっていないため作成時点の値です）" if done.report["in_progress"] else ""
+    print(f"{week} の週次レポートを作成しました{interim}: {done.directory}")
     return 0

@@ -33,6 +33,10 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(section, item, value) for the key figures of every section."""
     v, f, d, t, q = (report[k] for k in ("volume", "flagged", "decisions", "timeliness", "quality"))
     rows: list[tuple[str, str, str]] = [("週", "対象期間", report["label"])]
+    # "週末時点" figures of a week still in progress are as of the generation time (figures.py).
+    at_end = "作成時点" if report.get("in_progress") else "週末時点"
+    if report.get("in_progress"):
+        rows.append(("週", "途中経過", f"作成時点 {report['generated_at']} の値"))
     rows.append(("受信", "受信コメント", str(v["received"])))
     rows += [("受信", PLATFORM_JA[p], str(v["by_platform"][p])) for p in PLATFORMS]
     rows += [
@@ -56,10 +60,10 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
         rows += [
             ("要確認", "職員が対応", str(rv["acted"])),
             ("要確認", "投稿者・Metaにより削除", str(rv["removed_on_platform"])),
-            ("要確認", "週末時点で未確認", str(rv["unreviewed_at_end"])),
+            ("要確認", f"{at_end}で未確認", str(rv["unreviewed_at_end"])),
         ]
     rows += [("対応", OUTCOME_JA[k], str(d[k])) for k in OUTCOMES]
-    rows.append(("対応", "週末時点の未処理", str(d["pending_at_end"])))
+    rows.append(("対応", f"{at_end}の未処理", str(d["pending_at_end"])))
     rows += [
         ("対応時間", "対応件数", str(t["decided"])),
         (

@@ -8,6 +8,8 @@ Definitions (the README and the report's notes repeat them for readers):
   is counted but does not stop the clock, because the comment is still visible and unsettled.
 - *Pending at week end*: flagged, received before the week ended, and neither settled by staff nor removed
   on the platform by then.
+- A report made before its week ended is 途中経過 (`in_progress`): every "at week end" figure and waiting time is
+  as of the generation time instead, so no wait runs past the moment the report was made.
 - Waiting times are counted in operating hours (policy 3(1)ウ), so a comment posted on Friday evening that is
   handled at 8:40 on Monday waited ten minutes.
 - *要確認* (needs a look): a comment only the model suspected, short of the confidence that flags. It is
@@ -25,10 +27,10 @@ import json
 import math
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from classifiers.categories import CATEGORIES, Severity
 from classifiers.phases.support import SUPPORT_KINDS
@@ -114,7 +116,15 @@ class ReportData:
     generated_at: datetime | None = None
 
 
-Masker = Callable[[str], str]
+class Masker(Protocol):
+    """`service.reports.mask.excerpt`: `privacy` masks harder, and withholds text it cannot locate anything in."""
+
+    def __call__(self, text: str, *, privacy: bool = False) -> str: ...
+
+
+def _excerpt(mask: Masker, c: Comment) -> str:
+    """A comment flagged (or, 要確認, suspected) for personal information gets the thorough mask."""
+    return mask(c.text, privacy="privacy" in c.categories or "privacy" in _review_categories(c))
 
 
 def iso(epoch: float | None) -> str | None:
@@ -159,6 +169,13 @@ class _Index:
         review = {c.item_id for c in data.comments if c.needs_review and not c.is_own}
         review |= {e.item_id for e in data.audit if e.item_id and e.from_status == REVIEW}
         self.review_ids = {i for i in review if not ((c := self.comments.get(i)) is not None and c.flagged)}
+
+    def until(self, week: IsoWeek) -> float:
+        """Where the week's figures stop: its end, or the generation time for a week still in progress, so
+        nothing waits into the future (a report made on Wednesday counts a backlog as of Wednesday)."""
+        end = week.end.timestamp()
+        made = self.data.generated_at
+        return end if made is None else min(end, made.timestamp())
 
     def settled(self, item: str) -> AuditEntry | None:
         """The first settling staff decision on the item, if any."""
@@ -235,7 +252,7 @@ def _outcome_items(
 
 def key_figures(index: _Index, week: IsoWeek) -> dict[str, Any]:
     """The figures the 8-week trend repeats for every week."""
-    start, end = week.start.timestamp(), week.end.timestamp()
+    start, end = week.start.timestamp(), index.until(week)
     received = index.received(start, end)
     flagged = [c for c in received if c.flagged]
     outcomes = _outcome_items(index.entries(start, end), index, start, end)
@@ -269,7 +286,7 @@ def _settled_in(index: _Index, start: float, end: float) -> list[tuple[Comment, 
 
 def _volume(index: _Index, week: IsoWeek, received: list[Comment]) -> dict[str, Any]:
     hours = index.data.hours
-    start, end = week.start.timestamp(), week.end.timestamp()
+    start, end = week.start.timestamp(), index.until(week)
     by_post: dict[tuple[str, str], list[Comment]] = defaultdict(list)
     for c in received:
         by_post[(c.platform, c.post_id or "")].append(c)
@@ -346,7 +363,7 @@ def _flagged(received: list[Comment]) -> dict[str, Any]:
 def _review(index: _Index, week: IsoWeek, received: list[Comment]) -> dict[str, Any]:
     """要確認 comments received in the week, apart from the flagged ones: categories the model suspected, and
     what staff did with them by the week's end (each comment's first decision)."""
-    end = week.end.timestamp()
+    end = index.until(week)
     items = [c for c in received if c.item_id in index.review_ids]
     suspected = Counter(cat for c in items for cat in set(_review_categories(c)))
     decided: Counter[str] = Counter()
@@ -394,7 +411,7 @@ def _detail(e: AuditEntry) -> dict[str, Any]:
 
 
 def _decisions(index: _Index, week: IsoWeek, entries: list[AuditEntry]) -> dict[str, Any]:
-    start, end = week.start.timestamp(), week.end.timestamp()
+    start, end = week.start.timestamp(), index.until(week)
     hours = index.data.hours
     outcomes = _outcome_items(entries, index, start, end)
     auto = [e for e in entries if e.action == "auto_hidden"]
@@ -415,7 +432,7 @@ def _decisions(index: _Index, week: IsoWeek, entries: list[AuditEntry]) -> dict[
 
 
 def _timeliness(index: _Index, week: IsoWeek, mask: Masker) -> dict[str, Any]:
-    start, end = week.start.timestamp(), week.end.timestamp()
+    start, end = week.start.timestamp(), index.until(week)
     settled = _settled_in(index, start, end)
     waits = [w for _, w, _ in settled]
     candidates: list[tuple[float, Comment, bool, float | None]] = [(w, c, True, e.at) for c, w, e in settled]
@@ -442,7 +459,7 @@ def _timeliness(index: _Index, week: IsoWeek, mask: Masker) -> dict[str, Any]:
                 "waited_hours": _hours(w),
                 "state": "決定済み" if done else "未処理",
                 "categories": [CATEGORIES[k].ja for k in c.categories if k in CATEGORIES],
-                "excerpt": mask(c.text),
+                "excerpt": _excerpt(mask, c),
             }
             for w, c, done, decided_at in candidates[:LONGEST_SHOWN]
         ],
@@ -450,7 +467,7 @@ def _timeliness(index: _Index, week: IsoWeek, mask: Masker) -> dict[str, Any]:
 
 
 def _quality(index: _Index, week: IsoWeek, entries: list[AuditEntry], mask: Masker) -> dict[str, Any]:
-    start, end = week.start.timestamp(), week.end.timestamp()
+    start, end = week.start.timestamp(), index.until(week)
     settled = _settled_in(index, start, end)
     decided: Counter[str] = Counter()
     dismissed: Counter[str] = Counter()
@@ -488,7 +505,8 @@ def _quality(index: _Index, week: IsoWeek, entries: list[AuditEntry], mask: Mask
         ],
         "missed": len(missed),
         "missed_items": [
-            {"item_id": c.item_id, "received_at": iso(c.received_at), "excerpt": mask(c.text)} for c in missed
+            {"item_id": c.item_id, "received_at": iso(c.received_at), "excerpt": _excerpt(mask, c)}
+            for c in missed
         ],
     }
 
@@ -515,7 +533,7 @@ def token_expired_periods(audit: list[AuditEntry]) -> list[dict[str, Any]]:
 
 
 def _incidents(index: _Index, week: IsoWeek, received: list[Comment], mask: Masker) -> dict[str, Any]:
-    start, end = week.start.timestamp(), week.end.timestamp()
+    start, end = week.start.timestamp(), index.until(week)
     tokens = [
         p
         for p in token_expired_periods(index.data.audit)
@@ -529,7 +547,7 @@ def _incidents(index: _Index, week: IsoWeek, received: list[Comment], mask: Mask
                 "author": c.author_name or "",
                 "received_at": iso(c.received_at),
                 "status": c.status,
-                "excerpt": mask(c.text),
+                "excerpt": _excerpt(mask, c),
             }
             for c in sorted(received, key=lambda c: (c.received_at, c.item_id))
             if "impersonation" in c.categories
@@ -587,7 +605,7 @@ def compute(data: ReportData, mask: Masker) -> dict[str, Any]:
     """Every figure of the report for `data.week`, JSON-ready. `mask` hides personal information in excerpts."""
     week = data.week
     index = _Index(data)
-    start, end = week.start.timestamp(), week.end.timestamp()
+    start, end = week.start.timestamp(), index.until(week)
     received = index.received(start, end)
     entries = index.entries(start, end)
     return {
@@ -598,6 +616,8 @@ def compute(data: ReportData, mask: Masker) -> dict[str, Any]:
         "generated_at": data.generated_at.astimezone(JST).isoformat(timespec="seconds")
         if data.generated_at
         else None,
+        # 途中経過: generated before the week ended; "at week end" figures are as of generation instead.
+        "in_progress": end < week.end.timestamp(),
         "volume": _volume(index, week, received),
         "flagged": _flagged(received),
         "review": _review(index, week, received),
@@ -637,7 +657,7 @@ def comment_rows(data: ReportData, mask: Masker) -> list[dict[str, Any]]:
     week."""
     week = data.week
     index = _Index(data)
-    start, end = week.start.timestamp(), week.end.timestamp()
+    start, end = week.start.timestamp(), index.until(week)
     decided_ids = {e.item_id for e in index.entries(start, end) if e.item_id and is_decision(e)}
     rows = []
     for c in sorted(data.comments, key=lambda c: (c.received_at, c.item_id)):
@@ -669,7 +689,7 @@ def comment_rows(data: ReportData, mask: Masker) -> list[dict[str, Any]]:
                 "decided_by_role": ROLE_JA.get(decided.role, decided.role) if decided else "",
                 "waited_hours": _hours(_wait(data.hours, c.received_at, wait_until)),
                 "status_now": c.status,
-                "excerpt": mask(c.text),
+                "excerpt": _excerpt(mask, c),
             }
         )
     return rows

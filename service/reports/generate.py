@@ -63,10 +63,13 @@ def write_report(
     """Compute the week's figures and write every form into `directory` (created if needed).
 
     Each file is written beside its final name and renamed into place, so a reader (the web UI, a
-    download) never sees half a file and a failed run leaves the previous report intact. Reports quote
+    download) never sees half a file and a failed run leaves the previous report intact. A week that has not
+    begun is refused (ValueError, Japanese message); one in progress is written as 途中経過. Reports quote
     comments and name staff: directories are created 0700 and every file is 0600 before it is renamed.
     """
     when = now_jst(now)
+    if when < week.start:
+        raise ValueError(f"{week.label_ja}はまだ始まっていないため、レポートを作成できません。")
     data = load_report_data(r, week, hours=hours, now=when)
     report = compute(data, excerpt)
     rows = comment_rows(data, excerpt)

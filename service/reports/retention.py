@@ -46,7 +46,13 @@ def _purge_comments(r: redis.Redis, cutoff: float) -> int:
             return total
         pipe = r.pipeline(transaction=True)
         for item in ids:
-            pipe.delete(keys.comment(item), keys.history(item), keys.applied(item), keys.replies(item))
+            pipe.delete(
+                keys.comment(item),
+                keys.history(item),
+                keys.applied(item),
+                keys.replies(item),
+                keys.raw_refs(item),
+            )
         pipe.zrem(keys.COMMENTS_BY_RECEIVED, *ids)
         pipe.zrem(keys.COMMENTS_FLAGGED, *ids)
         for status in QUEUE_STATUSES:
