@@ -276,6 +276,18 @@ class Moderation:
         # WATCH both keys; redis-py re-runs `run` when either changes before EXEC.
         return self._r.transaction(run, ckey, mkey, value_from_callable=True)
 
+    def available(self, comment: Comment, mod: ModState, role: str) -> list[str]:
+        """The decisions `role` may take on the item as it stands, in DECISIONS order: the UI offers only these
+        (the same rules decide() applies, so a button never answers 「できません」)."""
+        out = []
+        for decision in DECISIONS:
+            try:
+                self._plan(comment, mod, decision, role)
+            except ModerationError:
+                continue
+            out.append(decision)
+        return out
+
     def _plan(self, comment: Comment, mod: ModState, decision: str, role: str) -> _Plan:
         status = comment.status
         if mod.inflight:

@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from service.settings import Settings
-from service.ui import admin, auth, queue, replies, reports, review, support
+from service.ui import admin, auth, kept, queue, replies, reports, review, support
 from service.ui.common import STATIC_DIR, LazyUI, render, ui
 from service.web_security import SECURITY_HEADERS
 
@@ -34,7 +34,12 @@ def install(app: FastAPI, r: redis.Redis, settings: Settings) -> None:
             ("/webhooks", "/readyz", "/metrics")
         ):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
-        user = ui(request).security.current_user(request)
+        ctx = ui(request)
+        user = ctx.security.current_user(request)
+        if exc.status_code == 403 and user is None and request.method == "POST":
+            # The session lapsed while the page was open: log in again and come back with what was typed.
+            form = await request.form()
+            return kept.keep_and_login(ctx.r, request, form, secure=ctx.settings.secure_cookies)
         title = _ERROR_TITLES.get(exc.status_code, "エラー")
         return render(request, "error.html", user, exc.status_code, title=title, message=str(exc.detail))
 

@@ -20,10 +20,19 @@ LOGIN_CSRF_COOKIE = "shakyo_login_csrf"
 HOME = "/queue"
 
 
-def _login_page(request: Request, *, next_path: str, error: str = "", status_code: int = 200) -> HTMLResponse:
+def _login_page(
+    request: Request, *, next_path: str, error: str = "", status_code: int = 200, expired: bool = False
+) -> HTMLResponse:
     token = new_token()
     response = render(
-        request, "login.html", None, status_code, next_path=next_path, error=error, login_csrf=token
+        request,
+        "login.html",
+        None,
+        status_code,
+        next_path=next_path,
+        error=error,
+        login_csrf=token,
+        expired=expired,
     )
     response.set_cookie(
         LOGIN_CSRF_COOKIE,
@@ -37,8 +46,8 @@ def _login_page(request: Request, *, next_path: str, error: str = "", status_cod
 
 
 @router.get(LOGIN_PATH, response_class=HTMLResponse)
-def login_form(request: Request, next: str = HOME) -> HTMLResponse:
-    return _login_page(request, next_path=safe_next(next, HOME))
+def login_form(request: Request, next: str = HOME, expired: int = 0) -> HTMLResponse:
+    return _login_page(request, next_path=safe_next(next, HOME), expired=bool(expired))
 
 
 @router.post(LOGIN_PATH, response_class=HTMLResponse)

@@ -135,6 +135,8 @@ def _environment() -> Environment:
         severity_ja=lambda label: Severity.parse(label).ja if label else "",
         KINDS=SUPPORT_KINDS,
         since_ja=since_ja,
+        # Verdict.action, worded as advice: staff decide, the classifier only suggests.
+        ACTION_ADVICE_JA={"delete": "削除", "hide": "非表示（迷うときは課長へ相談）", "review": "内容を読んで判断"},
     )
     return env
 

@@ -7,16 +7,18 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from service import keys
-from service.moderation import ModerationError
+from service.moderation import DECISIONS, Moderation, ModerationError, ModState
 from service.store import QUEUE_STATUSES, REVIEW, Comment, Store
+from service.ui import kept
 from service.ui.common import INSTAGRAM_PROFILE_URL, JST, csrf, highlight, render, staff, ui
 from service.ui.replies import queue_reply, reply_box
 from service.ui.support import unfinished_rows
-from service.web_security import CurrentUser
+from service.web_security import CSRF_FIELD, CurrentUser
 
 router = APIRouter()
 
@@ -25,6 +27,8 @@ PAGE_SIZE = 25
 VIOLATION_STATUSES: tuple[str, ...] = tuple(s for s in QUEUE_STATUSES if s != REVIEW)
 SORTS = {"severity": "重大度の高い順", "oldest": "古い順", "newest": "新しい順"}
 _MAX_BULK = 200
+# Unhiding is decided one comment at a time, on its page.
+BULK_DECISIONS: tuple[str, ...] = tuple(d for d in DECISIONS if d != "unhide")
 
 
 def _day(value: str) -> date | None:
@@ -119,12 +123,14 @@ def queue_page(
         "date_to": date_to,
         "sort": sort,
     }
+    states = ctx.moderation.states([c.item_id for c in shown])
     return render(
         request,
         "queue.html",
         user,
         items=shown,
-        states=ctx.moderation.states([c.item_id for c in shown]),
+        states=states,
+        bulk_decisions=bulk_decisions(ctx.moderation, shown, states, user),
         total=len(items),
         page=page,
         pages=pages,
@@ -140,10 +146,36 @@ def queue_page(
     )
 
 
+def bulk_decisions(
+    moderation: Moderation, items: list[Comment], states: dict[str, ModState], user: CurrentUser
+) -> list[str]:
+    """The bulk buttons worth offering: decisions the user may take on at least one listed item (a 職員 looking
+    at 課長へ相談 items gets none)."""
+    possible = {d for c in items for d in moderation.available(c, states[c.item_id], user.role.value)}
+    return [d for d in BULK_DECISIONS if d in possible]
+
+
+def confirm_delete(
+    request: Request, user: CurrentUser, form: FormData, *, action: str, back: str, count: int
+) -> HTMLResponse:
+    """Deleting cannot be undone on Meta: ask once, naming how many, before anything is sent (policy 4(2) asks
+    for prompt removal, not hasty removal). Works without JavaScript; the form carries every field again."""
+    fields = [(k, str(v)) for k, v in form.multi_items() if k not in ("decision", "confirmed", CSRF_FIELD)]
+    fields.append((CSRF_FIELD, user.csrf_token))
+    return render(request, "confirm_delete.html", user, action=action, back=back, count=count, fields=fields)
+
+
+def needs_confirmation(form: FormData) -> bool:
+    return str(form.get("decision", "")) == "delete" and form.get("confirmed") != "yes"
+
+
 @router.post("/queue/bulk", dependencies=[Depends(csrf)])
 async def bulk(request: Request, user: Annotated[CurrentUser, Depends(staff)]) -> Response:
     form = await request.form()
     back = str(form.get("back", "")) or "status=pending"
+    if needs_confirmation(form):
+        count = min(len(form.getlist("ids")), _MAX_BULK)
+        return confirm_delete(request, user, form, action="/queue/bulk", back=f"/queue?{back}", count=count)
     done, refused = decide_many(request, user, form)
     return RedirectResponse(f"/queue?{back}&{urlencode({'done': done, 'refused': refused})}", status_code=303)
 
@@ -187,6 +219,10 @@ def _item_page(
     # Replies are read before the audit trail, so a reply shown as sent always has its entry below.
     box = reply_box(request, item_id, text=reply_text)
     verdict = comment.verdict or {}
+    state = ctx.moderation.state(item_id)
+    typed = kept.take(ctx.r, request, f"/items/{item_id}")
+    if typed.get("message") and reply_text is None:
+        box = reply_box(request, item_id, text=typed["message"])
     parent = None
     if comment.parent_id and comment.parent_id != comment.post_id:
         parent = store.get(keys.item_id(comment.platform, comment.parent_id))
@@ -196,7 +232,10 @@ def _item_page(
         user,
         status_code,
         c=comment,
-        state=ctx.moderation.state(item_id),
+        state=state,
+        available=ctx.moderation.available(comment, state, user.role.value),
+        kept_note=typed.get("note", ""),
+        relogged=bool(typed),
         parts=highlight(comment.text, verdict.get("matches", [])),
         matches=verdict.get("matches", []),
         post_url=_post_url(comment),
@@ -216,13 +255,17 @@ def item_page(request: Request, item_id: str, user: Annotated[CurrentUser, Depen
 
 
 @router.post("/items/{item_id}/act", dependencies=[Depends(csrf)])
-def act(
-    request: Request,
-    item_id: str,
-    user: Annotated[CurrentUser, Depends(staff)],
-    decision: Annotated[str, Form()] = "",
-    note: Annotated[str, Form()] = "",
-) -> Response:
+async def act(request: Request, item_id: str, user: Annotated[CurrentUser, Depends(staff)]) -> Response:
+    form = await request.form()
+    if needs_confirmation(form):
+        page = f"/items/{item_id}"
+        return confirm_delete(request, user, form, action=f"{page}/act", back=page, count=1)
+    return await run_in_threadpool(
+        _act, request, item_id, user, str(form.get("decision", "")), str(form.get("note", ""))
+    )
+
+
+def _act(request: Request, item_id: str, user: CurrentUser, decision: str, note: str) -> Response:
     try:
         ui(request).moderation.decide(item_id, decision, actor=user.username, role=user.role.value, note=note)
     except ModerationError as exc:

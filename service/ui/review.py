@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from service.store import REVIEW
 from service.ui.common import csrf, render, staff, ui
-from service.ui.queue import PAGE_SIZE, decide_many
+from service.ui.queue import PAGE_SIZE, bulk_decisions, confirm_delete, decide_many, needs_confirmation
 from service.web_security import CurrentUser
 
 router = APIRouter()
@@ -38,13 +38,15 @@ def review_page(
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(1, page), pages)
     items = store.list_queue(REVIEW, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    states = ctx.moderation.states([c.item_id for c in items])
     return render(
         request,
         "review.html",
         user,
         items=items,
         tokens={c.item_id: (c.verdict or {}).get("model_tokens", [])[:TOKENS_SHOWN] for c in items},
-        states=ctx.moderation.states([c.item_id for c in items]),
+        states=states,
+        bulk_decisions=bulk_decisions(ctx.moderation, items, states, user),
         total=total,
         page=page,
         pages=pages,
@@ -56,5 +58,8 @@ def review_page(
 @router.post("/review/bulk", dependencies=[Depends(csrf)])
 async def review_bulk(request: Request, user: Annotated[CurrentUser, Depends(staff)]) -> Response:
     form = await request.form()
+    if needs_confirmation(form):
+        count = len(form.getlist("ids"))
+        return confirm_delete(request, user, form, action="/review/bulk", back="/review", count=count)
     done, refused = decide_many(request, user, form)
     return RedirectResponse(f"/review?{urlencode({'done': done, 'refused': refused})}", status_code=303)

@@ -129,6 +129,9 @@ def act(page: Page, item: str, decision: str, note: str = "") -> None:
         page.fill("form.act input[name=note]", note)
     page.click(f"form.act button[value={decision}]")
     page.wait_for_load_state()
+    if decision == "delete":  # deleting asks once (it cannot be undone)
+        page.click("section.confirm button[value=delete]")
+        page.wait_for_load_state()
 
 
 def test_login_filter_open_act_and_approve(
@@ -206,9 +209,10 @@ def test_login_filter_open_act_and_approve(
     assert graph.is_deleted(items["delete"].split(":", 1)[1])
     assert graph.is_hidden(items["hide"].split(":", 1)[1])
 
-    # A 職員 cannot decide an escalated item; the 課長 approves it.
-    act(page, items["escalate"], "delete")
-    assert "課長または管理者" in page.inner_text(".error")
+    # A 職員 cannot decide an escalated item (no buttons are offered); the 課長 approves it.
+    page.goto(f"/items/{items['escalate']}")
+    assert "課長または管理者が判断します" in page.inner_text("section.actions")
+    assert page.locator("form.act button").count() == 0
     chief = new_page()
     login(chief, "kacho")
     act(chief, items["escalate"], "delete", note="削除で了承")
