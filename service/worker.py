@@ -74,10 +74,13 @@ class Worker:
         self._support = SupportDesk(r)
         self._notifier = SupportNotifier(settings)
 
-    def run(self, stop: threading.Event) -> None:
+    def warm_up(self) -> None:
+        """Create the group and load the dictionary and model now, not on the first comment (seconds)."""
         ensure_group(self._r)
-        # Load the dictionary and model now, not on the first comment (which would wait seconds).
         classifiers.moderate("準備")
+
+    def run(self, stop: threading.Event) -> None:
+        self.warm_up()
         log.info("worker started", extra={"consumer": self.name})
         # Claim checks every half idle-time: a dead worker's entries wait at most 1.5× the timeout.
         claim_every = max(0.1, self._settings.claim_idle_seconds / 2)
@@ -319,24 +322,3 @@ def _prepare(entry_id: str, fields: dict[str, Any]) -> _Prepared:
 def _id_tuple(stream_id: str) -> tuple[int, int]:
     ms, _, seq = str(stream_id).partition("-")
     return int(ms), int(seq or 0)
-
-
-class WorkerThread:
-    """A worker running in a daemon thread of the web process (the one-command `serve`); it owns `r`."""
-
-    def __init__(self, r: redis.Redis, settings: Settings) -> None:
-        self._r = r
-        self._stop = threading.Event()
-        self.worker = Worker(r, settings)
-        self._thread = threading.Thread(
-            target=self.worker.run, args=(self._stop,), name="worker", daemon=True
-        )
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Ask the loop to stop after the entry in hand, wait for it, and close its connections."""
-        self._stop.set()
-        self._thread.join(timeout)
-        self._r.close()

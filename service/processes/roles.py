@@ -1,0 +1,106 @@
+"""The processes `serve` starts: `web`, `events` (one per event worker) and `jobs`.
+
+Each is `python -m service.processes ROLE --redis-url URL …`, a child of the supervisor. A child ignores
+SIGINT (Ctrl-C reaches the whole process group, but the supervisor decides the order of the stop) and ends
+on SIGTERM. It also ends by itself when the supervisor is gone (SIGKILLed): an orphaned web process would
+keep the port and acknowledge webhooks nobody supervises. A child that has loaded what it needs writes one
+byte to `--ready-fd`, so the supervisor opens the web port only once the workers can classify.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import threading
+from types import FrameType
+
+from service.logs import configure_logging
+from service.redis_conn import RedisTarget
+from service.settings import Settings, load_serve_settings
+
+log = logging.getLogger(__name__)
+
+ROLES = ("web", "events", "jobs")
+_PARENT_CHECK_SECONDS = 0.5
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m service.processes")
+    parser.add_argument("role", choices=ROLES)
+    parser.add_argument("--redis-url", required=True)
+    parser.add_argument("--ready-fd", type=int, default=-1)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--no-actions", action="store_true")
+    args = parser.parse_args(argv)
+
+    settings = load_serve_settings()
+    configure_logging(settings.log_level)
+    target = RedisTarget(args.redis_url, embedded=True)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    _end_with_parent(os.getppid())
+    if args.role == "web":
+        _web(args, target, settings)
+    elif args.role == "events":
+        _events(args, target, settings, stop)
+    else:
+        _jobs(args, target, settings, stop)
+    return 0
+
+
+def _ready(fd: int) -> None:
+    if fd >= 0:
+        os.write(fd, b"1")
+        os.close(fd)
+
+
+def _end_with_parent(parent: int) -> None:
+    """SIGTERM ourselves once the supervisor has gone (we are re-parented), so the stop runs as usual."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            threading.Event().wait(_PARENT_CHECK_SECONDS)
+        log.warning("supervisor gone; stopping", extra={"supervisor_pid": parent})
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _web(args: argparse.Namespace, target: RedisTarget, settings: Settings) -> None:
+    import uvicorn
+
+    from service.app import create_app, uvicorn_config
+
+    class _Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            if sig != signal.SIGINT:  # Ctrl-C is the supervisor's to act on (it sends SIGTERM in turn)
+                super().handle_exit(sig, frame)
+
+    config = uvicorn_config(create_app(settings, target), settings, host=args.host, port=args.port)
+    _ready(args.ready_fd)
+    _Server(config).run()
+
+
+def _events(args: argparse.Namespace, target: RedisTarget, settings: Settings, stop: threading.Event) -> None:
+    from service.cli import configure_classifier
+    from service.worker import Worker
+
+    configure_classifier(settings)
+    with target.client() as client:
+        worker = Worker(client, settings)
+        worker.warm_up()
+        _ready(args.ready_fd)
+        worker.run(stop)
+
+
+def _jobs(args: argparse.Namespace, target: RedisTarget, settings: Settings, stop: threading.Event) -> None:
+    from service.processes.jobs import start_jobs, stop_jobs
+
+    jobs = start_jobs(target, settings, actions=not args.no_actions)
+    _ready(args.ready_fd)
+    stop.wait()
+    stop_jobs(jobs)
