@@ -12,7 +12,7 @@ import logging
 import os
 import select
 import signal
-import subprocess
+import subprocess  # nosec B404  # starts only our own module (service.processes)
 import sys
 import threading
 import time
