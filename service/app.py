@@ -63,7 +63,12 @@ def create_app(settings: Settings, target: RedisTarget) -> FastAPI:
         except redis.RedisError as exc:
             log.error("redis unreachable at start-up", extra={"error": type(exc).__name__})
         app.state.redis = client
-        app.state.ingestor = Ingestor(client, dedup_ttl_seconds=settings.dedup_ttl_seconds)
+        app.state.ingestor = Ingestor(
+            client,
+            dedup_ttl_seconds=settings.dedup_ttl_seconds,
+            # The signed body is kept as long as its comment, for evidence records (service.evidence).
+            raw_ttl_seconds=settings.retention_days * 86400,
+        )
         try:
             yield
         finally:
@@ -132,7 +137,7 @@ def create_app(settings: Settings, target: RedisTarget) -> FastAPI:
         if not parsed.events:
             return _reply(200, "ignored")
         try:
-            stored = await request.app.state.ingestor.ingest(parsed.events, received_at=received_at)
+            stored = await request.app.state.ingestor.ingest(parsed.events, received_at=received_at, raw=raw)
         except redis.RedisError as exc:
             # No 200: Meta retries the delivery, and dedup makes the retry safe.
             log.error("webhook not stored: redis error", extra={"error": type(exc).__name__})

@@ -24,6 +24,11 @@ slot and multi-key scripts and transactions stay legal. `<item>` is the staff it
 | `{shakyo}:reply_templates` | hash | template id -> JSON {title, text, updated_by, updated_at} (service.support.templates) |
 | `{shakyo}:reply_templates:seeded` | string | set once the default templates were written (deleting one keeps it deleted) |
 | `{shakyo}:webhook:last` | hash | platform -> epoch s of the last comment webhook accepted (set by the ingest script) |
+| `{shakyo}:raw:<sha256>` | string | the signed webhook body (or Graph API node, for sync) an event arrived in; expires with the comment retention |
+| `{shakyo}:rawref:<item>` | list | "<sha256> <webhook or sync> <received_at>" per stored event of the item, newest last, at most 20 |
+| `{shakyo}:sync:*`, `{shakyo}:lock:sync*` | misc | the reconciliation job (service.reconcile.job: its state, due and run locks, pause) |
+| `{shakyo}:evidence:<item>` | stream | 証拠記録 frozen at each staff delete/hide/escalate (service.evidence), append-only |
+| `{shakyo}:evidence:items` | zset | items with evidence records, score = the latest record's time (for retention) |
 
 Owned by other modules: `{shakyo}:audit` (service.audit), `{shakyo}:users`, `{shakyo}:user:<name>`
 (service.accounts), `{shakyo}:emergency*` (service.hours).
@@ -47,6 +52,14 @@ REPLY_TEMPLATES_SEEDED = TAG + "reply_templates:seeded"
 # Written with the comment (Store.apply_event), removed with the auto-hide decision (Moderation.after_flagged).
 AFTER_FLAG_PENDING = TAG + "after_flag:pending"
 LAST_WEBHOOK = TAG + "webhook:last"
+
+
+def raw_body(sha256: str) -> str:
+    return f"{TAG}raw:{sha256}"
+
+
+def raw_refs(item: str) -> str:
+    return f"{TAG}rawref:{item}"
 
 
 def item_id(platform: str, comment_id: str) -> str:

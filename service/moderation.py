@@ -540,6 +540,48 @@ class Moderation:
         others = [i for i in ids if i != comment.item_id][:limit]
         return [c for c in (self.store.get(i) for i in others) if c is not None]
 
+    def still_on_platform(self, item_id: str, reason_ja: str, *, now: float | None = None) -> bool:
+        """Reconciliation found a comment staff deleted (or hid) still showing on Meta: action_failed, with
+        the reason for staff and an audit entry, in one transaction. False when the item moved on meanwhile."""
+        at = time.time() if now is None else now
+        ckey, mkey = keys.comment(item_id), mod_key(item_id)
+
+        def run(pipe: redis.client.Pipeline) -> bool:
+            raw = pipe.hgetall(ckey)
+            if not raw or Comment.from_hash(raw).status not in ("deleted", "hidden"):
+                return False
+            comment = Comment.from_hash(raw)
+            failed_action = "delete" if comment.status == "deleted" else "hide"
+            pipe.multi()
+            # Meta shows it, so what we had recorded as confirmed no longer holds: staff may act again.
+            pipe.hset(
+                mkey,
+                mapping={
+                    "failure": reason_ja,
+                    "failed_action": failed_action,
+                    "meta_deleted": "0",
+                    "meta_hidden": "0",
+                },
+            )
+            self.store.set_status(item_id, "action_failed", pipe=pipe)
+            self.audit.append(
+                AuditEntry(
+                    at=at,
+                    actor="system",
+                    role="system",
+                    action="action_failed",
+                    item_id=item_id,
+                    from_status=comment.status,
+                    to_status="action_failed",
+                    note=reason_ja,
+                    detail=json.dumps({"source": "sync"}),
+                ),
+                pipe=pipe,
+            )
+            return True
+
+        return self._r.transaction(run, ckey, mkey, value_from_callable=True)
+
     # -- outcomes of Meta calls (called by the action worker) -----------------------------------------
 
     def is_current(self, request: ActionRequest) -> bool:

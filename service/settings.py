@@ -84,6 +84,8 @@ class Settings(BaseSettings):
 
     # Staff UI (service.ui, service.web_security, service.accounts).
     session_secret: SecretStr | None = Field(default=None, min_length=32)  # unset: generated, kept in Redis
+    # Bearer token for /metrics where the port is reachable from outside; unset: /metrics is open (README).
+    metrics_token: SecretStr | None = Field(default=None, min_length=16)
     secure_cookies: bool = False  # True when served over HTTPS (behind a TLS proxy)
     # Addresses of reverse proxies whose X-Forwarded-For / -Proto `serve` believes, comma-separated (e.g.
     # 127.0.0.1 for nginx on the same machine). Empty: the peer address is the client, whatever it claims.
@@ -171,6 +173,7 @@ class Settings(BaseSettings):
         "meta_app_secret",
         "meta_verify_token",
         "session_secret",
+        "metrics_token",
         "flare_webhook_url",
         "smtp_host",
         "smtp_user",
@@ -268,6 +271,7 @@ _HINTS: dict[str, tuple[str, str]] = {
         "a Graph API URL ending in its version, such as https://graph.facebook.com/v26.0",
     ),
     "meta_app_id": ("MetaアプリのアプリID(数字)を", "the Meta app's numeric App ID"),
+    "metrics_token": ("16文字以上の/metrics用トークンを", "a /metrics bearer token of 16 characters or more"),
     "instagram_login": ("facebook か instagram を", "facebook or instagram"),
     "instagram_graph_host": (
         "InstagramのAPIホスト(例: https://graph.instagram.com)を",

@@ -31,6 +31,9 @@ class CommentEvent:
     # What the parser had to repair, e.g. "text_repaired" (lone surrogates replaced by U+FFFD) or
     # "created_time_replaced" (out of range: the receipt time used); empty for an ordinary delivery.
     notes: tuple[str, ...] = ()
+    # How we learnt of it: "webhook" (Meta pushed it) or "sync" (read back from the Graph API by the
+    # reconciliation job because no webhook brought it). Not part of the dedup key: one comment, stored once.
+    source: str = "webhook"
 
     def dedup_key(self) -> str:
         """Same platform, comment, verb and text is the same delivery (Meta retries for hours)."""

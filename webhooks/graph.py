@@ -31,7 +31,7 @@ import hmac
 import logging
 import re
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -116,6 +116,15 @@ class GraphReply:
     code: int | None = None
     subcode: int | None = None
     message: str = ""
+    # Meta's rate-limit headers (X-App-Usage, X-Business-Use-Case-Usage), for callers that pace a long read.
+    usage: dict[str, str] = field(default_factory=dict)
+
+
+USAGE_HEADERS = ("X-App-Usage", "X-Business-Use-Case-Usage")
+
+
+def _usage(response: requests.Response) -> dict[str, str]:
+    return {name: response.headers[name] for name in USAGE_HEADERS if name in response.headers}
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,7 +421,7 @@ class GraphClient:
                 continue
             error = _graph_error(response)
             if 200 <= response.status_code < 300 and error is None:
-                return GraphReply(True, response.status_code, _json(response))
+                return GraphReply(True, response.status_code, _json(response), usage=_usage(response))
             if _retryable(response.status_code, error) and attempts <= self._max_retries:
                 time.sleep(self._delay(attempts, _retry_after(response)))
                 continue
@@ -432,6 +441,7 @@ class GraphClient:
                 error.code if error else None,
                 error.subcode if error else None,
                 error.message if error else "",
+                _usage(response),
             )
 
     def _exhausted(self, response: requests.Response, attempts: int) -> ActionResult:

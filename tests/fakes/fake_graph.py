@@ -193,6 +193,19 @@ class _Comment:
     deleted: bool = False
     account_id: str = ""  # the Page / Instagram account the comment is on; replies are written as it
     replies: list[dict[str, Any]] = field(default_factory=list)
+    # For the reconciliation reads: the post/media it is on, its text, author and time, its parent comment.
+    post_id: str = ""
+    text: str = ""
+    author: tuple[str, str] = ("", "")  # (id, name or username)
+    created: float = 0.0
+    parent_id: str = ""
+
+
+@dataclass(slots=True)
+class _Post:
+    platform: FakePlatform
+    account_id: str
+    created: float
 
 
 class FakeGraph:
@@ -216,6 +229,9 @@ class FakeGraph:
         self._calls: list[Call] = []
         self._scripts: dict[str, deque[Reply]] = defaultdict(deque)
         self._comments: dict[str, _Comment] = {}
+        self._posts: dict[str, _Post] = {}
+        self.page_size = 25  # items per page of a listing (posts, media, comments)
+        self.usage_headers: tuple[tuple[str, str], ...] = ()  # sent with every listing answer
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -279,10 +295,41 @@ class FakeGraph:
     # -- state and scripting ---------------------------------------------------------------------
 
     def add_comment(
-        self, comment_id: str, *, platform: FakePlatform = "facebook", account_id: str = ""
+        self,
+        comment_id: str,
+        *,
+        platform: FakePlatform = "facebook",
+        account_id: str = "",
+        post_id: str = "",
+        text: str = "",
+        author: tuple[str, str] = ("", ""),
+        created: float | None = None,
+        parent_id: str = "",
+        hidden: bool = False,
     ) -> None:
         with self._lock:
-            self._comments[comment_id] = _Comment(platform=platform, account_id=account_id)
+            self._comments[comment_id] = _Comment(
+                platform=platform,
+                account_id=account_id,
+                hidden=hidden,
+                post_id=post_id,
+                text=text,
+                author=author,
+                created=time.time() if created is None else created,
+                parent_id=parent_id,
+            )
+
+    def add_post(
+        self,
+        post_id: str,
+        *,
+        platform: FakePlatform = "facebook",
+        account_id: str,
+        created: float | None = None,
+    ) -> None:
+        """A Page post or Instagram media, listed by `GET /{page-id}/posts` / `GET /{ig-user-id}/media`."""
+        with self._lock:
+            self._posts[post_id] = _Post(platform, account_id, time.time() if created is None else created)
 
     def replies(self, comment_id: str) -> list[dict[str, Any]]:
         """The replies written on a comment, oldest first, as a read-back returns them."""
@@ -408,11 +455,64 @@ class FakeGraph:
             )
         if scripted is not None and scripted.status is not None:
             return scripted.status, scripted.body or {}, scripted.headers
+        if method == "GET":
+            listed = self._listing(comment_id, params)
+            if listed is not None:
+                return (*listed, self.usage_headers)
         if setup:
             return (*self._setup(method, comment_id, token, params), ())
         if reply_edge:
             return (*self._replies(method, comment_id, params), ())
         return (*self._default(method, comment_id, params), ())
+
+    def _listing(self, path: str, params: dict[str, str]) -> tuple[int, dict[str, Any]] | None:
+        """The reconciliation reads, cursor-paged like Graph; None for any other path.
+
+        `/{page-id}/posts` (since), `/{ig-user-id}/media` (newest first), `/{post-id}/comments` (Facebook:
+        top-level only unless filter=stream, replies naming their `parent`), `/{ig-media-id}/comments` (top-level,
+        replies nested under `replies`). Deleted comments are not listed.
+        """
+        node, _, edge = path.partition("/")
+        with self._lock:
+            if edge in ("posts", "media"):
+                since = float(params.get("since") or 0)
+                posts = [
+                    (pid, p)
+                    for pid, p in self._posts.items()
+                    if p.account_id == node
+                    and p.created >= since
+                    and p.platform == ("facebook" if edge == "posts" else "instagram")
+                ]
+                posts.sort(key=lambda item: -item[1].created)
+                nodes = [_post_node(pid, p) for pid, p in posts]
+            elif edge == "comments" and node in self._posts:
+                post = self._posts[node]
+                live = [(cid, c) for cid, c in self._comments.items() if c.post_id == node and not c.deleted]
+                live.sort(key=lambda item: item[1].created)
+                if post.platform == "facebook":
+                    stream = params.get("filter") == "stream"
+                    nodes = [_fb_node(cid, c) for cid, c in live if stream or not c.parent_id]
+                else:
+                    nodes = [
+                        {
+                            **_ig_node(cid, c),
+                            "replies": {"data": [_ig_node(rid, r) for rid, r in live if r.parent_id == cid]},
+                        }
+                        for cid, c in live
+                        if not c.parent_id
+                    ]
+            else:
+                return None
+        start = int(params.get("after") or 0)
+        page = nodes[start : start + self.page_size]
+        body: dict[str, Any] = {"data": page}
+        if start + self.page_size < len(nodes):
+            after = str(start + self.page_size)
+            body["paging"] = {
+                "cursors": {"before": str(start), "after": after},
+                "next": f"{self.base_url}/{path}?after={after}",
+            }
+        return 200, body
 
     def _replies(self, method: str, path: str, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
         """Post a reply as the comment's account, or read the replies back (oldest first: `order` is ignored)."""
@@ -558,6 +658,52 @@ class FakeGraph:
                 return _error(400, 100, f"(#100) Param {flag} must be a boolean", kind="OAuthException")
             comment.hidden = value == "true"
             return 200, {"success": True}
+
+
+def _graph_time(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime(epoch))
+
+
+def _post_node(post_id: str, post: _Post) -> dict[str, Any]:
+    if post.platform == "facebook":
+        link = f"https://www.facebook.com/{post_id}"
+        return {"id": post_id, "created_time": _graph_time(post.created), "permalink_url": link}
+    link = f"https://www.instagram.com/p/{post_id}/"
+    return {
+        "id": post_id,
+        "timestamp": _graph_time(post.created),
+        "permalink": link,
+        "media_product_type": "FEED",
+    }
+
+
+def _fb_node(comment_id: str, c: _Comment) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": comment_id,
+        "message": c.text,
+        "created_time": _graph_time(c.created),
+        "is_hidden": c.hidden,
+    }
+    if c.author[0]:
+        out["from"] = {"id": c.author[0], "name": c.author[1]}
+    if c.parent_id:
+        out["parent"] = {"id": c.parent_id}
+    return out
+
+
+def _ig_node(comment_id: str, c: _Comment) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": comment_id,
+        "text": c.text,
+        "username": c.author[1],
+        "timestamp": _graph_time(c.created),
+        "hidden": c.hidden,
+    }
+    if c.author[0]:
+        out["from"] = {"id": c.author[0], "username": c.author[1]}
+    if c.parent_id:
+        out["parent_id"] = c.parent_id
+    return out
 
 
 def _flat(parsed: dict[str, list[str]]) -> dict[str, str]:
