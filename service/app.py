@@ -10,6 +10,7 @@ must not stay in a shared browser's cache), and the OpenAPI schema is served to 
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import time
@@ -52,6 +53,7 @@ def create_app(settings: Settings, target: RedisTarget) -> FastAPI:
     """Build the app. Its Redis client is created in the lifespan, on the server's own event loop."""
     app_secret = settings.secret("meta_app_secret")
     verify_token = settings.secret("meta_verify_token")
+    metrics_token = settings.secret("metrics_token")
     limit = settings.max_body_bytes
 
     @asynccontextmanager
@@ -93,6 +95,8 @@ def create_app(settings: Settings, target: RedisTarget) -> FastAPI:
 
     @app.get(WEBHOOK_PATH)
     async def subscribe(request: Request) -> Response:
+        if not verify_token:
+            return _reply(503, "not_configured")
         challenge = verify_subscription(request.query_params, verify_token)
         if challenge is None:
             log.warning("webhook subscription refused")
@@ -103,6 +107,10 @@ def create_app(settings: Settings, target: RedisTarget) -> FastAPI:
 
     @app.post(WEBHOOK_PATH)
     async def receive(request: Request) -> Response:
+        if not app_secret:
+            # Not "bad_signature": nothing could be checked yet. Still non-200, so nothing is accepted and
+            # Meta keeps retrying until the app secret is set.
+            return _reply(503, "not_configured")
         declared = request.headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             return _reply(
@@ -187,6 +195,10 @@ def create_app(settings: Settings, target: RedisTarget) -> FastAPI:
 
     @app.get("/metrics")
     async def prometheus(request: Request) -> Response:
+        if metrics_token:
+            scheme, _, given = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), metrics_token.encode()):
+                return Response(status_code=401, headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
         return Response(await metrics.render(request.app.state.redis), media_type=CONTENT_TYPE_LATEST)
 
     return app
