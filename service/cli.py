@@ -1,11 +1,15 @@
 """`shakyo-mod` (also `python -m service`): serve, worker, queue, classify, train, evaluate.
 
-Adding commands from another module takes one line: put the module's name in COMMAND_MODULES and give
-it `register(commands: Commands) -> None`, which calls `commands.add(...)` for a top-level command or
-`commands.add_to_group("queue", ...)` for a sub-command such as `queue act`. A handler receives the
-parsed arguments and returns the exit code; it raises SettingsError for a bad setting (exit 2,
-one line) and RedisUnavailable when Redis cannot be reached (exit 1, one line). Handlers import the
-heavy parts (uvicorn, the classifier) themselves, so `queue list` starts quickly.
+Adding commands from another module takes one line: put the module's name in COMMAND_MODULES with the
+top-level commands it adds, and give it `register(commands: Commands) -> None`, which calls
+`commands.add(...)` for a top-level command or `commands.add_to_group("queue", ...)` for a sub-command
+such as `queue act`. A handler receives the parsed arguments and returns the exit code; it raises
+SettingsError for a bad setting (exit 2, one line) and RedisUnavailable when Redis cannot be reached
+(exit 1, one line).
+
+Start-up time is part of every command: only the modules that add the command being run are imported
+(all of them for `--help`), and handlers import the heavy parts (uvicorn, the classifier, Redis) themselves,
+so `queue list` and `classify` start in a fraction of a second.
 """
 
 from __future__ import annotations
@@ -19,27 +23,25 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-import redis
+if TYPE_CHECKING:
+    import redis
 
-from classifiers.categories import CATEGORIES
-from classifiers.config import DEFAULT_COUNCIL_NAMES, configure
-from service.redis_conn import RedisUnavailable, open_redis
-from service.settings import Settings, SettingsError, load_serve_settings, load_settings
-from service.store import PENDING, QUEUE_STATUSES, Comment, Store, jst_datetime
+    from service.settings import Settings
+    from service.store import Comment
 
 Handler = Callable[[argparse.Namespace], int]
 
-# Modules whose register(commands) adds commands; one line per module.
-COMMAND_MODULES: tuple[str, ...] = (
-    "service.cli",
-    "service.commands_users",  # user add / passwd
-    "service.commands_queue",  # queue act
-    "service.commands_report",  # report
-    "service.commands_meta",  # meta connect / status
-    "service.commands_sync",  # sync (reconciliation with Meta, once)
-)
+# Module → the top-level commands it adds (one line per module).
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "service.cli": ("serve", "worker", "queue", "classify", "train", "evaluate"),
+    "service.commands_users": ("user",),  # user add / passwd / list
+    "service.commands_queue": ("queue",),  # queue act
+    "service.commands_report": ("report",),
+    "service.commands_meta": ("meta",),  # meta connect / status
+    "service.commands_sync": ("sync",),  # reconciliation with Meta, once
+}
 
 
 class Commands:
@@ -66,18 +68,25 @@ class Commands:
         return parser
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser for `argv`: with a known command, only the modules adding it are imported."""
     parser = argparse.ArgumentParser(
         prog="shakyo-mod", description="美祢市社会福祉協議会 SNSコメント審査サービス (shakyo-moderation)"
     )
     commands = Commands(parser)
-    for module in COMMAND_MODULES:
+    command = next((a for a in argv if not a.startswith("-")), None)
+    modules = [m for m, names in COMMAND_MODULES.items() if command in names] or list(COMMAND_MODULES)
+    for module in modules:
         importlib.import_module(module).register(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    from service.redis_conn import RedisUnavailable
+    from service.settings import SettingsError
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         return int(args.handler(args))
     except (SettingsError, RedisUnavailable) as exc:
@@ -88,12 +97,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def register(commands: Commands) -> None:
+    from service.store import PENDING, QUEUE_STATUSES
+
     serve = commands.add(
         "serve", "Webアプリ・ワーカー・(未設定なら)内蔵Redisを起動します / run the service", _serve
     )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--no-worker", action="store_true", help="ワーカーを起動しない / web only")
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=0,
+        help="コメント判定のワーカープロセス数（既定: CPUコア数-1、最低1）/ event worker processes (default cores-1)",
+    )
     commands.add("worker", "ワーカーだけを起動します / run a worker process", _worker)
     listing = commands.add_to_group(
         "queue",
@@ -124,7 +141,19 @@ def register(commands: Commands) -> None:
     evaluate.add_argument("file", type=Path)
 
 
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"1以上の整数を指定してください / a whole number ≥ 1, not {value!r}")
+    return number
+
+
 def configure_classifier(settings: Settings) -> None:
+    from classifiers.config import DEFAULT_COUNCIL_NAMES, configure
+
     configure(
         site_lexicon_path=settings.site_lexicon_path,
         model_path=settings.model_path,
@@ -147,44 +176,25 @@ class _StopSignals:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from service.actions import ActionWorkerThread, ensure_actions_group
-    from service.app import create_app, uvicorn_config
+    from service.actions import ensure_actions_group
     from service.logs import configure_logging
-    from service.meta_status.monitor import monitor_thread
-    from service.reconcile.job import sync_job
-    from service.reports.schedule import scheduler_thread
-    from service.worker import WorkerThread, ensure_group
+    from service.processes.supervisor import Supervisor, default_worker_count, serve_children
+    from service.redis_conn import open_redis
+    from service.settings import load_serve_settings
+    from service.worker import ensure_group
 
     settings = load_serve_settings()
     configure_logging(settings.log_level)
-    configure_classifier(settings)
-    # uvicorn handles the signals while it runs and re-raises them afterwards; ours just let the
-    # remaining steps (worker stop, Redis save and stop) run instead of ending the process there.
-    _StopSignals()
+    workers = 0 if args.no_worker else (args.workers or default_worker_count())
+    # The supervisor stops the processes in order on SIGINT/SIGTERM; then the embedded Redis is saved.
+    stop = _StopSignals()
     with open_redis(settings) as target:
         with target.client() as admin:
             ensure_group(admin)
             _first_run_hints(admin, settings, f"http://{args.host}:{args.port}/")
             ensure_actions_group(admin)
-        # Its own client: the worker's blocking reads must not hold up anyone else's connection.
-        worker = None if args.no_worker else WorkerThread(target.client(), settings)
-        # The action worker has its own client and Graph API session, like the event worker.
-        actions = None if args.no_worker else ActionWorkerThread(target.client(), settings)
-        reports = scheduler_thread(target.client(), settings)  # Monday report, daily retention purge
-        meta = monitor_thread(target.client(), settings)  # token expiry and subscriptions, lapse warnings
-        sync = sync_job(target.client(), settings)  # reads Meta back for comments webhooks missed
-        for thread in (worker, actions, reports, meta, sync):
-            if thread is not None:
-                thread.start()
-        config = uvicorn_config(create_app(settings, target), settings, host=args.host, port=args.port)
-        try:
-            uvicorn.Server(config).run()
-        finally:
-            for thread in (worker, actions, reports, meta, sync):
-                if thread is not None:
-                    thread.stop()
+        children = serve_children(target.url, host=args.host, port=args.port, workers=workers)
+        Supervisor(children).run(stop.event)
     return 0
 
 
@@ -210,11 +220,10 @@ def _first_run_hints(r: redis.Redis, settings: Settings, url: str) -> None:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from service.actions import ActionWorkerThread
     from service.logs import configure_logging
-    from service.meta_status.monitor import monitor_thread
-    from service.reconcile.job import sync_job
-    from service.reports.schedule import scheduler_thread
+    from service.processes.jobs import start_jobs, stop_jobs
+    from service.redis_conn import open_redis
+    from service.settings import load_serve_settings
     from service.worker import Worker
 
     settings = load_serve_settings()
@@ -222,25 +231,20 @@ def _worker(args: argparse.Namespace) -> int:
     configure_classifier(settings)
     stop = _StopSignals()
     with open_redis(settings) as target, target.client() as client:
-        actions = ActionWorkerThread(target.client(), settings)
-        reports = scheduler_thread(target.client(), settings)  # Monday report, daily retention purge
-        meta = monitor_thread(target.client(), settings)  # token expiry and subscriptions, lapse warnings
-        sync = sync_job(target.client(), settings)  # reads Meta back for comments webhooks missed
-        actions.start()
-        for thread in (reports, meta, sync):
-            if thread is not None:
-                thread.start()
+        # Every worker machine runs the jobs too; their Redis locks make each piece of work happen once.
+        jobs = start_jobs(target, settings, actions=True)
         try:
             Worker(client, settings).run(stop.event)
         finally:
-            actions.stop()
-            for thread in (reports, meta, sync):
-                if thread is not None:
-                    thread.stop()
+            stop_jobs(jobs)
     return 0
 
 
 def _queue_list(args: argparse.Namespace) -> int:
+    from service.redis_conn import open_redis
+    from service.settings import load_settings
+    from service.store import Store
+
     settings = load_settings()
     with open_redis(settings) as target, target.client() as client:
         items = Store(client).list_queue(args.status, limit=args.limit, offset=args.offset)
@@ -276,6 +280,8 @@ def _print_table(items: list[Comment], out: TextIO) -> None:
 
 
 def _categories_ja(item: Comment) -> str:
+    from classifiers.categories import CATEGORIES
+
     """Flagged categories; for a 要確認 item the ones only the model suspected, marked as such."""
     if item.needs_review:
         return "（要確認）" + "・".join(CATEGORIES[c].ja for c in item.review_categories if c in CATEGORIES)
@@ -283,6 +289,8 @@ def _categories_ja(item: Comment) -> str:
 
 
 def _jst(epoch: float) -> str:
+    from service.store import jst_datetime
+
     when = jst_datetime(epoch)
     return when.strftime("%Y-%m-%d %H:%M") if when else ""
 
@@ -294,6 +302,7 @@ def _one_line(text: str, width: int) -> str:
 
 def _classify(args: argparse.Namespace) -> int:
     import classifiers
+    from service.settings import load_settings
 
     configure_classifier(load_settings())
     for line in sys.stdin:
@@ -319,6 +328,8 @@ def _classify(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from classifiers.training import train
+    from service.redis_conn import open_redis
+    from service.settings import load_settings
 
     settings = load_settings()
     configure_classifier(settings)
@@ -353,6 +364,7 @@ def _metrics_change(before: dict, after: dict) -> str:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from classifiers.training import evaluate
+    from service.settings import load_settings
 
     configure_classifier(load_settings())
     print(json.dumps(evaluate(args.file), ensure_ascii=False, indent=2))

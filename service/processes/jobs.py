@@ -25,6 +25,7 @@ class Job(Protocol):
 SCHEDULED_JOBS: tuple[str, ...] = (
     "service.reports.schedule:scheduler_thread",  # Monday report, daily retention purge
     "service.meta_status.monitor:monitor_thread",  # token expiry and subscriptions, lapse warnings
+    "service.reconcile.job:sync_job",  # reads Meta back for comments webhooks missed (SHAKYO_SYNC_*)
 )
 
 
