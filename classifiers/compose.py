@@ -45,6 +45,14 @@ def compose(ctx: Context) -> Verdict:
     return _merge(ctx)
 
 
+# The categories whose words a person in crisis uses of themself.
+_CRISIS_WORDS = frozenset({"insult", "threat"})
+
+
+def _inside_crisis(m: Match, spans: list[tuple[int, int]]) -> bool:
+    return m.category in _CRISIS_WORDS and any(s < m.end and m.start < e for s, e in spans)
+
+
 def _merge(ctx: Context) -> Verdict:
     matches: list[Match] = []
     model: Evidence | None = None  # the model phase's evidence (probabilities and cut-offs)
@@ -66,6 +74,13 @@ def _merge(ctx: Context) -> Verdict:
             support_kind, support_matches = ev.support_kind, ev.support_matches
         addressed = addressed or ev.addressed
 
+    # A writer in crisis uses the words of abuse about themself (死んでお詫びするしかない, 消えたい): where an
+    # insult or threat lies inside the crisis cue's own span, or only the model reads one in it, it is no
+    # attack on anyone. Abuse elsewhere in the same comment still flags (a comment can be both).
+    # Said to a person with a rough word (お前が死んでお詫びしろ), the same words are an attack.
+    crisis_spans = [] if addressed else [(m.start, m.end) for m in support_matches]
+    if crisis_spans:
+        matches = [m for m in matches if not _inside_crisis(m, crisis_spans)]
     scores = dict(_NO_SCORES)
     severity_by_cat: dict[str, Severity] = {}
     witnessed: set[str] = set()  # categories a rule or detector found something of, flagging or not
@@ -99,6 +114,8 @@ def _merge(ctx: Context) -> Verdict:
                 cutoff = supported_at.get(cat, DEFAULT_THRESHOLD)
             else:
                 cutoff = (aimed_at if addressed else alone_at).get(cat, DEFAULT_THRESHOLD)
+            if crisis_spans and cat in _CRISIS_WORDS and cat not in witnessed:
+                cutoff = 2.0  # the model alone never calls a crisis abuse; staff still see it as 要確認
             if p >= cutoff:
                 severity_by_cat[cat] = CATEGORIES[cat].default_severity
             elif p >= review_at.get(cat, cutoff):
