@@ -36,6 +36,8 @@ import redis
 from classifiers.categories import Severity
 from service import keys
 from service.audit import AuditEntry, AuditLog
+from service.evidence.records import FROZEN_AT as EVIDENCE_AT
+from service.evidence.records import freeze as freeze_evidence
 from service.hours import DEFAULT_HOURS, JST, OperatingHours, now_jst, should_auto_hide
 from service.incidents import FlareDetector
 from service.settings import Settings
@@ -372,20 +374,21 @@ class Moderation:
             action = f"{plan.meta_action}_requested"
         else:
             action = {"dismiss": "dismissed", "escalate": "escalated", "hide": "hidden"}[plan.decision]
-        self.audit.append(
-            AuditEntry(
-                at=at,
-                actor=actor,
-                role=role,
-                action=action,
-                item_id=item,
-                from_status=comment.status,
-                to_status=plan.to_status,
-                note=note,
-                detail=json.dumps(detail),
-            ),
-            pipe=pipe,
+        entry = AuditEntry(
+            at=at,
+            actor=actor,
+            role=role,
+            action=action,
+            item_id=item,
+            from_status=comment.status,
+            to_status=plan.to_status,
+            note=note,
+            detail=json.dumps(detail),
         )
+        self.audit.append(entry, pipe=pipe)
+        if plan.decision in EVIDENCE_AT:
+            # Frozen with the decision itself, so what was removed can be shown later (service.evidence).
+            freeze_evidence(pipe, self._r, comment, self.store.history(item), entry)
         message = (
             f"「{DECISION_JA[plan.decision]}」を受け付けました。Metaの応答を待っています。"
             if plan.meta_action

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import redis
 
+from service.evidence.records import purge as purge_evidence
 from service.hours import DEFAULT_HOURS, OperatingHours, as_jst, now_jst
 from service.reports.generate import GeneratedReport, generate_report, is_recorded
 from service.reports.retention import DEFAULT_RETENTION_DAYS, PurgeResult, purge
@@ -29,6 +30,7 @@ from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
+EVIDENCE_RETENTION_DAYS = 1826  # 5 years, as public bodies keep records of deleted abuse
 REPORT_AT = time(9, 0)  # Monday, JST
 PURGE_AT = time(3, 0)  # daily, JST: a quiet hour
 # Held while a report is made; a crashed holder's lock lapses so another process retries.
@@ -85,6 +87,7 @@ class ReportScheduler:
         *,
         hours: OperatingHours = DEFAULT_HOURS,
         retention_days: int = DEFAULT_RETENTION_DAYS,
+        evidence_retention_days: int = EVIDENCE_RETENTION_DAYS,
         generate: Generate = generate_here,
     ) -> None:
         self._r = r
@@ -92,6 +95,7 @@ class ReportScheduler:
         self._data_dir = data_dir
         self._hours = hours
         self._retention_days = retention_days
+        self._evidence_retention_days = evidence_retention_days
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
     def weekly(self, now: datetime) -> GeneratedReport | None:
@@ -122,6 +126,8 @@ class ReportScheduler:
         if not self._r.set(purge_lock_key(now.date().isoformat()), self.owner, nx=True, ex=2 * 24 * 3600):
             return None
         result = purge(self._r, now=now, retention_days=self._retention_days)
+        # 証拠記録 outlive their comments (SHAKYO_EVIDENCE_RETENTION_DAYS, default 5 years).
+        purge_evidence(self._r, now=now.timestamp(), retention_days=self._evidence_retention_days)
         log.info(
             "retention purge done",
             extra={"comments": result.comments, "audit_entries": result.audit_entries},
@@ -167,6 +173,7 @@ def scheduler_thread(r: redis.Redis, settings: Settings) -> SchedulerThread | No
             settings.data_dir,
             hours=hours,
             retention_days=settings.retention_days,
+            evidence_retention_days=settings.evidence_retention_days,
             generate=generate_in_child,
         )
     )
