@@ -43,12 +43,14 @@ _LONG_MARKS = "ー〜~"
 # Runs of three or more identical characters collapse to one (ばかかかか, しねねね), except digits (phone
 # numbers, amounts) and w (laughter and URLs).
 # Doubled small tsu is a stretch too (きっっも, ｳｯｯｻﾞ): two or more fold to one.
-_STRETCH_RE = re.compile(
-    r"[ー〜~]{2,}|(?<=[ぁ-ゖ])[ー〜~]|(?<=[ァ-ヺ])[〜~]|(?P<rep>[^0-9w])(?P=rep){2,}|(?P<tsu>[っッ])(?P=tsu)+"
-)
-# Cheap necessary conditions for an edit: a mark or small kana at all (one set scan), or a character three
-# times in a row (a backreference is slow in an alternation, so it is its own scan).
-_STRETCH_HINT_RE = re.compile("[ー〜~っッぁぃぅぇぉァィゥェォ]")
+# Two scans, merged as one alternation in this order would match: the marks (and doubled tsu), then a
+# character three times or more. A backreference tried at every position is the slow part, so the second
+# scan runs only when a cheap search finds a triple at all.
+_MARKS_RE = re.compile(r"[ー〜~]{2,}|(?<=[ぁ-ゖ])[ー〜~]|(?<=[ァ-ヺ])[〜~]|(?P<tsu>[っッ])(?P=tsu)+")
+_REPEAT_RE = re.compile(r"(?P<rep>[^0-9w])(?P=rep){2,}")
+# Cheap necessary conditions for each kind of edit (one set scan each).
+_MARKS_HINT_RE = re.compile("[ー〜~っッ]")
+_SMALL_HINT_RE = re.compile("[ぁぃぅぇぉァィゥェォ]")
 _TRIPLE_RE = re.compile(r"(.)\1\1")
 
 # A small vowel repeating the vowel of the kana before it stretches that kana (ばぁか, しぃね, ざぁこ, ｷﾓｫ);
@@ -263,17 +265,39 @@ def _separator_edits(text: str) -> list[tuple[int, int, str]]:
 
 
 def _stretch_edits(text: str) -> list[tuple[int, int, str]]:
-    if _STRETCH_HINT_RE.search(text) is None and _TRIPLE_RE.search(text) is None:
+    marks = _MARKS_HINT_RE.search(text) is not None
+    small = _SMALL_HINT_RE.search(text) is not None
+    triple = _TRIPLE_RE.search(text) is not None
+    if not (marks or small or triple):
         return []
-    edits: list[tuple[int, int, str]] = []
-    for m in _STRETCH_RE.finditer(text):
-        edits.append((m.start(), m.end(), m.group("rep") or m.group("tsu") or ""))
+    edits = [(m.start(), m.end(), m.group("tsu") or "") for m in _MARKS_RE.finditer(text)] if marks else []
+    if triple:
+        repeats = [(m.start(), m.end(), m.group("rep")) for m in _REPEAT_RE.finditer(text)]
+        edits = _leftmost_first(edits, repeats) if edits else repeats
+    if not small:
+        return edits
     for m in _SMALL_VOWEL_RE.finditer(text):
         vowel = _VOWEL.get(text[m.start() - 1])
         if vowel is not None and _VOWEL.get(m.group()[0]) == vowel:
             edits.append((m.start(), m.end(), ""))
     edits.sort()
     return edits
+
+
+def _leftmost_first(
+    first: list[tuple[int, int, str]], second: list[tuple[int, int, str]]
+) -> list[tuple[int, int, str]]:
+    """Non-overlapping matches of two scans as one regex alternation ``first|second`` finds them: the
+    leftmost start wins, and at the same start the first scan's match."""
+    merged: list[tuple[int, int, str]] = []
+    reach = 0
+    candidates = sorted([(e[0], 0, e) for e in first] + [(e[0], 1, e) for e in second])
+    for start, _, edit in candidates:
+        if start < reach or (merged and merged[-1][0] == start):
+            continue
+        merged.append(edit)
+        reach = edit[1]
+    return merged
 
 
 def _substitution_edits(text: str) -> list[tuple[int, int, str]]:
