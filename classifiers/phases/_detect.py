@@ -101,12 +101,15 @@ class PhraseIndex:
         self._automaton.make_automaton()
 
     def find(self, kana: str) -> list[Hit]:
-        positions: list[int] | None = None
-        if _SPACE_RE.search(kana) is not None:
-            positions = [i for i, c in enumerate(kana) if not c.isspace()]
-            kana = _SPACE_RE.sub("", kana)
+        squeezed = _SPACE_RE.sub("", kana) if _SPACE_RE.search(kana) is not None else kana
+        found = list(self._automaton.iter(squeezed))
+        if not found:
+            return []
+        # Offsets back in the unsqueezed kana, worked out only when there is a hit to place (most comments
+        # have none, and several detectors ask about the same comment).
+        positions = [i for i, c in enumerate(kana) if not c.isspace()] if squeezed is not kana else None
         hits: list[Hit] = []
-        for end, (length, group) in self._automaton.iter(kana):
+        for end, (length, group) in found:
             start, stop = end + 1 - length, end + 1
             if positions is not None:
                 start, stop = positions[start], positions[stop - 1] + 1

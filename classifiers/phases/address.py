@@ -20,7 +20,14 @@ _ROUGH_PERSON_RE = re.compile(
 )
 
 
+# Every word above contains one of these; a few substring tests spare nearly every comment the regex.
+_HINTS = ("お前", "おまえ", "貴様", "きさま", "てめ", "あんた", "いつ", "奴ら", "やつら")
+
+
 def phase(ctx: Context) -> Evidence | None:
     if ctx.normalised is None:
         raise RuntimeError("address phase needs the normalise phase first")
-    return Evidence(addressed=True) if _ROUGH_PERSON_RE.search(ctx.normalised.kana) is not None else None
+    kana = ctx.normalised.kana
+    if not any(hint in kana for hint in _HINTS):
+        return None
+    return Evidence(addressed=True) if _ROUGH_PERSON_RE.search(kana) is not None else None
