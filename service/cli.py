@@ -23,21 +23,20 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import redis
 
     from service.settings import Settings
-    from service.store import Comment
 
 Handler = Callable[[argparse.Namespace], int]
 
 # Module → the top-level commands it adds (one line per module).
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
-    "service.cli": ("serve", "worker", "queue", "classify", "train", "evaluate"),
+    "service.cli": ("serve", "worker", "classify", "train", "evaluate"),
     "service.commands_users": ("user",),  # user add / passwd / list
-    "service.commands_queue": ("queue",),  # queue act
+    "service.commands_queue": ("queue",),  # queue list / act
     "service.commands_report": ("report",),
     "service.commands_meta": ("meta",),  # meta connect / status
     "service.commands_sync": ("sync",),  # reconciliation with Meta, once
@@ -97,8 +96,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def register(commands: Commands) -> None:
-    from service.store import PENDING, QUEUE_STATUSES
-
     serve = commands.add(
         "serve", "Webアプリ・ワーカー・(未設定なら)内蔵Redisを起動します / run the service", _serve
     )
@@ -112,17 +109,6 @@ def register(commands: Commands) -> None:
         help="コメント判定のワーカープロセス数（既定: CPUコア数-1、最低1）/ event worker processes (default cores-1)",
     )
     commands.add("worker", "ワーカーだけを起動します / run a worker process", _worker)
-    listing = commands.add_to_group(
-        "queue",
-        "list",
-        "審査キューを表示します / list the queue",
-        _queue_list,
-        group_help="審査キュー / queue",
-    )
-    listing.add_argument("--status", default=PENDING, choices=QUEUE_STATUSES)
-    listing.add_argument("--limit", type=int, default=100)
-    listing.add_argument("--offset", type=int, default=0)
-    listing.add_argument("--json", action="store_true", help="1行に1件のJSON / one JSON object per line")
     commands.add(
         "classify",
         'stdinのJSON行 {"id","text"} を判定し1行ずつJSONで出力します / classify JSON lines from stdin',
@@ -176,7 +162,10 @@ class _StopSignals:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from contextlib import closing
+
     from service.actions import ensure_actions_group
+    from service.instance_lock import InstanceLock, StartRefused, check_port_free
     from service.logs import configure_logging
     from service.processes.supervisor import Supervisor, default_worker_count, serve_children
     from service.redis_conn import open_redis
@@ -186,9 +175,17 @@ def _serve(args: argparse.Namespace) -> int:
     settings = load_serve_settings()
     configure_logging(settings.log_level)
     workers = 0 if args.no_worker else (args.workers or default_worker_count())
+    lock = InstanceLock(settings.data_dir)
+    try:
+        lock.acquire()
+        check_port_free(args.host, args.port)
+    except StartRefused as exc:
+        lock.close()
+        print(str(exc), file=sys.stderr)
+        return 1
     # The supervisor stops the processes in order on SIGINT/SIGTERM; then the embedded Redis is saved.
     stop = _StopSignals()
-    with open_redis(settings) as target:
+    with closing(lock), open_redis(settings) as target:
         with target.client() as admin:
             ensure_group(admin)
             _first_run_hints(admin, settings, f"http://{args.host}:{args.port}/")
@@ -238,66 +235,6 @@ def _worker(args: argparse.Namespace) -> int:
         finally:
             stop_jobs(jobs)
     return 0
-
-
-def _queue_list(args: argparse.Namespace) -> int:
-    from service.redis_conn import open_redis
-    from service.settings import load_settings
-    from service.store import Store
-
-    settings = load_settings()
-    with open_redis(settings) as target, target.client() as client:
-        items = Store(client).list_queue(args.status, limit=args.limit, offset=args.offset)
-    if args.json:
-        for item in items:
-            print(json.dumps(item.to_public(), ensure_ascii=False))
-    else:
-        _print_table(items, sys.stdout)
-    return 0
-
-
-def _print_table(items: list[Comment], out: TextIO) -> None:
-    headers = ("受信日時(JST)", "媒体", "重大度", "分類", "投稿者", "状態", "コメント")
-    rows = [
-        (
-            _jst(item.received_at),
-            "Facebook" if item.platform == "facebook" else "Instagram",
-            item.severity_level.ja,
-            _categories_ja(item),
-            item.author_name or "",
-            item.status,
-            _one_line(item.text, 40),
-        )
-        for item in items
-    ]
-    if not rows:
-        print("該当するコメントはありません。", file=out)
-        return
-    print("\t".join(headers), file=out)
-    for row in rows:
-        print("\t".join(row), file=out)
-    print(f"{len(rows)}件", file=out)
-
-
-def _categories_ja(item: Comment) -> str:
-    from classifiers.categories import CATEGORIES
-
-    """Flagged categories; for a 要確認 item the ones only the model suspected, marked as such."""
-    if item.needs_review:
-        return "（要確認）" + "・".join(CATEGORIES[c].ja for c in item.review_categories if c in CATEGORIES)
-    return "・".join(CATEGORIES[c].ja for c in item.categories if c in CATEGORIES)
-
-
-def _jst(epoch: float) -> str:
-    from service.store import jst_datetime
-
-    when = jst_datetime(epoch)
-    return when.strftime("%Y-%m-%d %H:%M") if when else ""
-
-
-def _one_line(text: str, width: int) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
 def _classify(args: argparse.Namespace) -> int:

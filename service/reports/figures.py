@@ -37,6 +37,7 @@ from classifiers.phases.support import SUPPORT_KINDS
 from service.audit import AuditEntry
 from service.hours import JST, EmergencyPeriod, OperatingHours
 from service.incidents import FlareState
+from service.moderation import STATUS_JA
 from service.reports.week import IsoWeek
 from service.store import REMOVED_ON_PLATFORM, REVIEW, Comment
 from service.support.desk import OUTCOME_JA as SUPPORT_OUTCOME_JA
@@ -44,6 +45,8 @@ from service.support.desk import SupportItem
 
 PLATFORMS: tuple[str, ...] = ("facebook", "instagram")
 PLATFORM_JA = {"facebook": "Facebook", "instagram": "Instagram"}
+# Between category names in comments.csv: 「・」 occurs inside names (差別・差別の助長), 「／」 in none.
+CATEGORY_SEPARATOR = "／"
 WEEKDAY_JA = "月火水木金土日"
 # 2(7)ア–ケ in order, then the clauses other categories cite.
 CLAUSES: tuple[str, ...] = (
@@ -676,8 +679,10 @@ def comment_rows(data: ReportData, mask: Masker) -> list[dict[str, Any]]:
                 "reply": c.parent_id is not None,
                 "flagged": c.flagged,
                 "review": c.item_id in index.review_ids,
-                "categories": "・".join(CATEGORIES[k].ja for k in c.categories if k in CATEGORIES),
-                "review_categories": "・".join(CATEGORIES[k].ja for k in _review_categories(c))
+                "categories": CATEGORY_SEPARATOR.join(
+                    CATEGORIES[k].ja for k in c.categories if k in CATEGORIES
+                ),
+                "review_categories": CATEGORY_SEPARATOR.join(CATEGORIES[k].ja for k in _review_categories(c))
                 if c.item_id in index.review_ids
                 else "",
                 "clauses": " ".join(
@@ -688,7 +693,7 @@ def comment_rows(data: ReportData, mask: Masker) -> list[dict[str, Any]]:
                 "decided_at": iso(decided.at) if decided else "",
                 "decided_by_role": ROLE_JA.get(decided.role, decided.role) if decided else "",
                 "waited_hours": _hours(_wait(data.hours, c.received_at, wait_until)),
-                "status_now": c.status,
+                "status_now": STATUS_JA.get(c.status, c.status),
                 "excerpt": _excerpt(mask, c),
             }
         )

@@ -106,8 +106,9 @@ def test_review_in_the_csv_and_html(r: redis.Redis, report: dict) -> None:
     rows = {row["item_id"]: row for row in comment_rows(load_report_data(r, WEEK, now=NOW), excerpt)}
     assert sorted(rows) == [f"facebook:{c}" for c in ("f1", "v1", "v2", "v3", "v4", "v5")]
     assert rows["facebook:v2"]["review"] and not rows["facebook:v2"]["flagged"]
-    assert rows["facebook:v2"]["review_categories"] == "差別・差別の助長・侮辱・誹謗中傷"
-    assert rows["facebook:v2"]["decision"] == "非表示" and rows["facebook:v2"]["status_now"] == "hidden"
+    # Issue 11 point 14: a separator that occurs in no category name, the state in Japanese.
+    assert rows["facebook:v2"]["review_categories"] == "差別・差別の助長／侮辱・誹謗中傷"
+    assert rows["facebook:v2"]["decision"] == "非表示" and rows["facebook:v2"]["status_now"] == "非表示済み"
     assert not rows["facebook:f1"]["review"] and rows["facebook:f1"]["review_categories"] == ""
     html = render_html(report)
     assert "要確認（モデルのみの判定・確信度が低い）：4件" in html
