@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -158,6 +159,26 @@ class Settings(BaseSettings):
         if not value.startswith(("https://", "http://")):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
+
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _redis_url(cls, value: object) -> object:
+        # Checked here, not at connect time, so a typo is the same one line as any other bad setting. The
+        # reason never quotes the value: a URL may hold a password.
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            return None
+        try:
+            parts = urlsplit(value.strip())
+            parts.port  # noqa: B018  # raises ValueError for a port that is not a number in range
+        except ValueError:
+            raise ValueError("not a URL") from None
+        if parts.scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        if not (parts.hostname if parts.scheme != "unix" else parts.path):
+            raise ValueError("no host or socket path")
+        return value.strip()
 
     @field_validator("meta_app_id")
     @classmethod
