@@ -29,6 +29,8 @@ slot and multi-key scripts and transactions stay legal. `<item>` is the staff it
 | `{shakyo}:sync:*`, `{shakyo}:lock:sync*` | misc | the reconciliation job (service.reconcile.job: its state, due and run locks, pause) |
 | `{shakyo}:evidence:<item>` | stream | 証拠記録 frozen at each staff delete/hide/escalate (service.evidence), append-only |
 | `{shakyo}:evidence:items` | zset | items with evidence records, score = the latest record's time (for retention) |
+| `{shakyo}:author:<platform>:<author id>` | zset | the author's flagged items, score = received_at (service.moderation `author_key`; the author page) |
+| `{shakyo}:authors:blocked` | hash | "<platform>:<author id>" -> JSON {at, by}: blocked from the Facebook Page (service.authors.block) |
 
 Owned by other modules: `{shakyo}:audit` (service.audit), `{shakyo}:users`, `{shakyo}:user:<name>`
 (service.accounts), `{shakyo}:emergency*` (service.hours).

@@ -98,6 +98,10 @@ AUDIT_ACTION_JA: dict[str, str] = {
     "emergency_off": "緊急モード終了",
     "flare_started": "炎上の可能性を検知",
     "flare_acknowledged": "炎上対応を完了",
+    "evidence_exported": "証拠記録を出力",  # service.evidence.export
+    "block_requested": "ページからのブロックを依頼",  # service.authors.block
+    "blocked": "ページからブロック（Meta確認済み）",
+    "block_failed": "ページからのブロックに失敗",
 }
 INFLIGHT_JA: dict[str, str] = {"delete": "削除処理中", "hide": "非表示処理中", "unhide": "非表示解除の処理中"}
 

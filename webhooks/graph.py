@@ -15,6 +15,8 @@ and two nested retry layers would make the attempt count and the total wait hard
 Delays grow as `backoff * 2**n` (capped), or follow a longer `Retry-After`.
 A `GraphClient` holds a `requests.Session`; use one client per thread.
 
+Blocking a person from the Page (`block_from_page`): `POST /{page-id}/blocked` with `uid`, through `request()`.
+
 Replies (`reply_to_comment`): Facebook `POST /{comment-id}/comments`, Instagram `POST /{ig-comment-id}/replies`,
 both with `message`, answered with the new comment's `id`. Unlike delete and hide, posting twice posts two
 replies, so only an answer that proves nothing was created (throttling, HTTP 429, a connection never made) is
@@ -80,6 +82,8 @@ _MSG_CONNECTION = (
     "Metaのサーバーに接続できませんでした。ネットワークを確認し、時間をおいてから、もう一度お試しください。"
 )
 _MSG_BAD_ID = "コメントIDの形式が正しくないため、処理できませんでした。"
+_MSG_BAD_USER = "ページIDまたは投稿者IDの形式が正しくないため、ブロックできませんでした。"
+_MSG_BLOCKED = "投稿者をFacebookページからブロックしました。"
 _MSG_REPLY_GONE = "返信先のコメントは削除されているか、見つかりませんでした。返信は投稿されていません。"
 _MSG_REPLY_UNKNOWN = (
     "Metaからの応答が途中で途切れ、返信が投稿されたかどうかを確かめられませんでした。"
@@ -172,6 +176,35 @@ class GraphClient:
         action = "hide" if hidden else "unhide"
         params = {flag: "true" if hidden else "false"}
         return self._call("POST", action, platform, comment_id, access_token, params)
+
+    def block_from_page(self, page_id: str, user_id: str, access_token: str) -> ActionResult:
+        """Block a person from the Facebook Page: `POST /{page-id}/blocked` with `uid` (Page access token).
+
+        Blocking again is harmless, so the retries `request()` makes are safe. Instagram has no such edge:
+        a person is restricted or blocked in the Instagram app.
+        """
+        if not (_COMMENT_ID.fullmatch(page_id) and _COMMENT_ID.fullmatch(user_id)):
+            return ActionResult(False, "failed", _MSG_BAD_USER)
+        if not access_token:
+            return ActionResult(False, "token_expired", _MSG_TOKEN_MISSING)
+        got = self.request("POST", f"{page_id}/blocked", access_token, {"uid": user_id})
+        if got.ok:
+            # Graph answers with a map of each id to whether it is now blocked.
+            if isinstance(got.body, dict) and got.body.get(user_id) is False:
+                return ActionResult(False, "failed", _other_message(None))
+            return ActionResult(True, "done", _MSG_BLOCKED)
+        if got.status == 0:
+            return ActionResult(False, "failed", _MSG_CONNECTION)
+        if got.code in _TOKEN_CODES:
+            message = _MSG_TOKEN_PASSWORD if got.subcode == 460 else _MSG_TOKEN_EXPIRED
+            return ActionResult(False, "token_expired", message, got.code, got.subcode)
+        if got.code in _PERMISSION_CODES:
+            return ActionResult(False, "permission", _MSG_PERMISSION, got.code, got.subcode)
+        if got.code in RATE_LIMIT_CODES or got.status == 429:
+            return ActionResult(False, "failed", _MSG_RATE_LIMIT, got.code, got.subcode)
+        if got.status >= 500:
+            return ActionResult(False, "failed", _MSG_SERVER, got.code, got.subcode)
+        return ActionResult(False, "failed", _other_message(got.code), got.code, got.subcode)
 
     def reply_to_comment(
         self,

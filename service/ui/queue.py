@@ -12,6 +12,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from service import keys
+from service.authors.history import repeat_offenders
+from service.evidence.export import count as evidence_count
 from service.moderation import DECISIONS, Moderation, ModerationError, ModState
 from service.store import QUEUE_STATUSES, REVIEW, Comment, Store
 from service.ui import kept
@@ -131,6 +133,7 @@ def queue_page(
         items=shown,
         states=states,
         bulk_decisions=bulk_decisions(ctx.moderation, shown, states, user),
+        repeaters=repeat_offenders(ctx.r, shown),
         total=len(items),
         page=page,
         pages=pages,
@@ -241,6 +244,7 @@ def _item_page(
         post_url=_post_url(comment),
         parent=parent,
         earlier=ctx.moderation.author_history(comment),
+        evidence_count=evidence_count(ctx.r, item_id),
         history=store.history(item_id),
         audit=list(ctx.moderation.audit.entries(item_id=item_id)),
         error=error,

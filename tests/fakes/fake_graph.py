@@ -18,6 +18,9 @@ known `access_token` and the matching `appsecret_proof` (as when the app require
 Replies can be scripted per comment id (consumed in order): 5xx, throttling, "does not exist",
 expired token, permission errors, and delays.
 
+Blocking from a Page: `POST /{page-id}/blocked` with `uid` (comma-separated) → `{uid: true}` and `GET` lists them
+(`blocked`).
+
 Replies as the Page/account: `POST /{comment-id}/comments` (Facebook) and `POST /{ig-comment-id}/replies`
 (Instagram) with `message` → `{"id": …}`, written as the comment's account (`add_comment(account_id=…)`);
 `GET` on the same edges reads them back (`data` of `id`, `message`/`text`, `from`, `created_time`/`timestamp`).
@@ -230,6 +233,7 @@ class FakeGraph:
         self._scripts: dict[str, deque[Reply]] = defaultdict(deque)
         self._comments: dict[str, _Comment] = {}
         self._posts: dict[str, _Post] = {}
+        self.blocked: dict[str, set[str]] = {}  # page id -> ids blocked through /{page-id}/blocked
         self.page_size = 25  # items per page of a listing (posts, media, comments)
         self.usage_headers: tuple[tuple[str, str], ...] = ()  # sent with every listing answer
         self._server: ThreadingHTTPServer | None = None
@@ -430,8 +434,11 @@ class FakeGraph:
         self, method: str, version: str, comment_id: str, params: dict[str, str], scripted: Reply | None
     ) -> tuple[int, dict[str, Any], tuple[tuple[str, str], ...]]:
         reply_edge = comment_id.endswith(("/comments", "/replies"))
-        setup = not reply_edge and (method == "GET" or comment_id.endswith("/subscribed_apps"))
-        if version != self.version or not comment_id or ("/" in comment_id and not (setup or reply_edge)):
+        block_edge = comment_id.endswith("/blocked") and comment_id.count("/") == 1
+        setup = not (reply_edge or block_edge) and (method == "GET" or comment_id.endswith("/subscribed_apps"))
+        if version != self.version or not comment_id or (
+            "/" in comment_id and not (setup or reply_edge or block_edge)
+        ):
             status, body = _error(400, 2500, "Path not known to the fake", kind="OAuthException")
             return status, body, ()
         token = params.get("access_token")
@@ -455,6 +462,8 @@ class FakeGraph:
             )
         if scripted is not None and scripted.status is not None:
             return scripted.status, scripted.body or {}, scripted.headers
+        if block_edge:
+            return (*self._block(method, comment_id.split("/")[0], params), ())
         if method == "GET":
             listed = self._listing(comment_id, params)
             if listed is not None:
@@ -643,6 +652,18 @@ class FakeGraph:
         if info.lapsed():
             data["error"] = {"code": 190, "subcode": 463, "message": "Session has expired"}
         return data
+
+    def _block(self, method: str, page_id: str, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """`GET|POST /{page-id}/blocked`: the people blocked from a Page; POST blocks each id in `uid`."""
+        with self._lock:
+            blocked = self.blocked.setdefault(page_id, set())
+            if method == "GET":
+                return 200, {"data": [{"id": uid} for uid in sorted(blocked)]}
+            ids = [uid for uid in params.get("uid", "").split(",") if uid]
+            if method != "POST" or not ids:
+                return _error(400, 100, "(#100) The parameter uid is required", kind="OAuthException")
+            blocked.update(ids)
+            return 200, {uid: True for uid in ids}
 
     def _default(self, method: str, comment_id: str, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
         with self._lock:
