@@ -116,6 +116,8 @@ class ReportData:
     flares: list[FlareState] = field(default_factory=list)  # started in the week
     support: list[SupportItem] = field(default_factory=list)  # 相談 items detected in the week
     hours: OperatingHours = field(default_factory=OperatingHours)
+    # When the reconciliation job found a comment no webhook had brought (service.reconcile), in the trend range.
+    sync_missed: list[float] = field(default_factory=list)
     generated_at: datetime | None = None
 
 
@@ -313,6 +315,7 @@ def _volume(index: _Index, week: IsoWeek, received: list[Comment]) -> dict[str, 
             1 for c in received if not hours.is_open(datetime.fromtimestamp(c.received_at, JST))
         ),
         "own_replies": sum(1 for c in index.data.comments if c.is_own and start <= c.received_at < end),
+        "sync_missed": sum(1 for at in index.data.sync_missed if start <= at < end),
         "by_day": by_day,
         "by_post": [
             {

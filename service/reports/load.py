@@ -9,6 +9,7 @@ import redis
 from service.audit import AuditLog
 from service.hours import DEFAULT_HOURS, EmergencyMode, OperatingHours
 from service.incidents import FlareDetector
+from service.reconcile.sync import MISSED_INDEX
 from service.reports.figures import TREND_WEEKS, ReportData
 from service.reports.week import IsoWeek
 from service.store import Comment, Store
@@ -35,5 +36,8 @@ def load_report_data(
         flares=flares,
         support=SupportDesk(r).between(week.start.timestamp(), end),
         hours=hours,
+        sync_missed=[
+            at for _, at in r.zrangebyscore(MISSED_INDEX, trend_start, f"({end!r}", withscores=True)
+        ],
         generated_at=now,
     )
