@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass
 
 import redis
 
+from service import keys
+
 AUDIT_KEY = "{shakyo}:audit"
 
 
@@ -35,7 +37,11 @@ class AuditLog:
     def append(self, entry: AuditEntry, *, pipe: redis.client.Pipeline | None = None) -> None:
         """Append one entry; pass a pipeline to make it part of the caller's MULTI/EXEC transaction."""
         fields = {k: (json.dumps(v) if k == "at" else v) for k, v in asdict(entry).items() if k != "entry_id"}
-        (pipe if pipe is not None else self._r).xadd(AUDIT_KEY, fields)
+        target = pipe if pipe is not None else self._r
+        target.xadd(AUDIT_KEY, fields)
+        if entry.item_id:
+            # 相談 steps and decisions that leave the queue as it was still change what the pages show.
+            target.publish(keys.LIVE, entry.item_id)
 
     def entries(
         self, *, since: float | None = None, until: float | None = None, item_id: str | None = None

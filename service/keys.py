@@ -29,6 +29,9 @@ slot and multi-key scripts and transactions stay legal. `<item>` is the staff it
 | `{shakyo}:sync:*`, `{shakyo}:lock:sync*` | misc | the reconciliation job (service.reconcile.job: its state, due and run locks, pause) |
 | `{shakyo}:evidence:<item>` | stream | 証拠記録 frozen at each staff delete/hide/escalate (service.evidence), append-only |
 | `{shakyo}:evidence:items` | zset | items with evidence records, score = the latest record's time (for retention) |
+| `{shakyo}:live` | pub/sub channel | `<item>` when an item enters or leaves a queue or gets an audit entry, `presence <item>` when someone opens or leaves its page (service.live) |
+| `{shakyo}:presence:<item>` | zset | who has the item's page open: "<username>\t<label>", score = epoch s until which it counts (service.live.presence) |
+| `{shakyo}:ui:kept:<token>` | string | what a person typed when their session lapsed (memo, reply), JSON; expires after an hour (service.ui.kept) |
 | `{shakyo}:author:<platform>:<author id>` | zset | the author's flagged items, score = received_at (service.moderation `author_key`; the author page) |
 | `{shakyo}:authors:blocked` | hash | "<platform>:<author id>" -> JSON {at, by}: blocked from the Facebook Page (service.authors.block) |
 
@@ -54,6 +57,8 @@ REPLY_TEMPLATES_SEEDED = TAG + "reply_templates:seeded"
 # Written with the comment (Store.apply_event), removed with the auto-hide decision (Moderation.after_flagged).
 AFTER_FLAG_PENDING = TAG + "after_flag:pending"
 LAST_WEBHOOK = TAG + "webhook:last"
+# Pub/sub: the staff pages' live updates (service.live); published inside the writers' own transactions.
+LIVE = TAG + "live"
 
 
 def raw_body(sha256: str) -> str:
@@ -94,3 +99,7 @@ def support_item(item: str) -> str:
 
 def replies(item: str) -> str:
     return f"{TAG}replies:{item}"
+
+
+def presence(item: str) -> str:
+    return f"{TAG}presence:{item}"

@@ -403,6 +403,8 @@ def _write_applied(
 
 def _place_in_queue(pipe: redis.client.Pipeline, comment: Comment) -> None:
     """Keep the item in exactly the queue set of its status (none for "clear")."""
+    # Every queue change passes here inside its transaction, so the open staff pages hear of it (service.live).
+    pipe.publish(keys.LIVE, comment.item_id)
     for status in QUEUE_STATUSES:
         if status != comment.status:
             pipe.zrem(keys.queue(status), comment.item_id)

@@ -74,10 +74,12 @@ def _web(args: argparse.Namespace, target: RedisTarget, settings: Settings) -> N
     import uvicorn
 
     from service.app import create_app, uvicorn_config
+    from service.live import STOPPING as LIVE_STOPPING
 
     class _Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             if sig != signal.SIGINT:  # Ctrl-C is the supervisor's to act on (it sends SIGTERM in turn)
+                LIVE_STOPPING.set()  # open event streams end now, not at the graceful-shutdown timeout
                 super().handle_exit(sig, frame)
 
     config = uvicorn_config(create_app(settings, target), settings, host=args.host, port=args.port)

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 
 from service.authors import web as authors_web
 from service.evidence import web as evidence_web
+from service.live import web as live_web
 from service.settings import Settings
 from service.ui import admin, auth, kept, queue, replies, reports, review, support
 from service.ui.common import STATIC_DIR, LazyUI, render, ui
@@ -26,7 +27,18 @@ _ERROR_TITLES = {403: "権限がありません", 404: "見つかりません", 
 def install(app: FastAPI, r: redis.Redis, settings: Settings) -> None:
     app.state.ui = LazyUI(r, settings)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
-    for module in (auth, support, queue, review, replies, admin, reports, evidence_web, authors_web):
+    for module in (
+        auth,
+        support,
+        queue,
+        review,
+        replies,
+        admin,
+        reports,
+        evidence_web,
+        authors_web,
+        live_web,
+    ):
         app.include_router(module.router)
 
     @app.exception_handler(HTTPException)

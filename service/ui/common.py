@@ -53,6 +53,9 @@ PLATFORM_JA = {"facebook": "Facebook", "instagram": "Instagram"}
 # Policy 3(1)イ: the council's Instagram account. A webhook gives only the media id, not its permalink.
 INSTAGRAM_PROFILE_URL = "https://www.instagram.com/mineshakyo/"
 
+# The item page's keys (static/live.js presses the button carrying data-key; j/k follow rel=next/prev).
+SHORTCUT_KEYS: dict[str, str] = {"delete": "d", "hide": "h", "dismiss": "n", "escalate": "e"}
+
 
 @dataclass(slots=True)
 class UIContext:
@@ -127,6 +130,7 @@ def _environment() -> Environment:
     env.globals.update(
         STATUS_JA={**STATUS_JA, **SUPPORT_STATUS_JA},
         DECISION_JA=DECISION_JA,
+        SHORTCUT_KEYS=SHORTCUT_KEYS,
         AUDIT_ACTION_JA={**AUDIT_ACTION_JA, **SUPPORT_AUDIT_JA, **REPLY_AUDIT_JA, **TEMPLATE_AUDIT_JA},
         ROLE_JA={**{r.value: r.ja for r in Role}, "system": "自動"},
         CATEGORIES=CATEGORIES,

@@ -6,6 +6,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated
 from urllib.parse import urlencode
 
+import redis
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -14,6 +15,7 @@ from starlette.datastructures import FormData
 from service import keys
 from service.authors.history import repeat_offenders
 from service.evidence.export import count as evidence_count
+from service.live import presence
 from service.moderation import DECISIONS, Moderation, ModerationError, ModState
 from service.store import QUEUE_STATUSES, REVIEW, Comment, Store
 from service.ui import kept
@@ -226,6 +228,8 @@ def _item_page(
     typed = kept.take(ctx.r, request, f"/items/{item_id}")
     if typed.get("message") and reply_text is None:
         box = reply_box(request, item_id, text=typed["message"])
+    # Marked on every load, so two people opening the same comment see each other (service.live).
+    present = presence.mark(ctx.r, item_id, user.username, user.account.display_name or user.username)
     parent = None
     if comment.parent_id and comment.parent_id != comment.post_id:
         parent = store.get(keys.item_id(comment.platform, comment.parent_id))
@@ -249,8 +253,23 @@ def _item_page(
         audit=list(ctx.moderation.audit.entries(item_id=item_id)),
         error=error,
         done=request.query_params.get("done", ""),
+        present=present,
+        neighbours=_neighbours(ctx.r, comment),
         **box,
     )
+
+
+def _neighbours(r: redis.Redis, comment: Comment) -> dict[str, str]:
+    """The previous and next items in the comment's own queue, in the queue page's default order (j/k)."""
+    if comment.status not in QUEUE_STATUSES:
+        return {}
+    key = keys.queue(comment.status)
+    rank = r.zrank(key, comment.item_id)
+    if rank is None:
+        return {}
+    around = r.zrange(key, max(0, rank - 1), rank + 1)
+    at = around.index(comment.item_id)
+    return {name: around[i] for name, i in (("prev", at - 1), ("next", at + 1)) if 0 <= i < len(around)}
 
 
 @router.get("/items/{item_id}", response_class=HTMLResponse)
