@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -136,7 +136,9 @@ class Comment:
 
     def to_hash(self) -> dict[str, str]:
         out: dict[str, str] = {}
-        for name, value in asdict(self).items():
+        # Field by field rather than asdict(): asdict deep-copies the verdict (scores, matches) only for
+        # json.dumps to read it, and that copy was a third of the worker's time per comment.
+        for name, value in ((f.name, getattr(self, f.name)) for f in fields(self)):
             if value is None:
                 out[name] = ""
             elif isinstance(value, bool):
@@ -372,8 +374,10 @@ class Store:
                             continue
                         old = Comment.from_hash(hashes[item]) if hashes[item] else None
                         new, history = _merge(old, event, received_at, verdict, time.time())
-                        _write_applied(pipe, stream_id, new, history, group)
-                        hashes[item] = {**hashes[item], **new.to_hash()}
+                        hashes[item] = {
+                            **hashes[item],
+                            **_write_applied(pipe, stream_id, new, history, group),
+                        }
                         outcomes.append(ApplyOutcome(item, False, old is None, new.flagged, new.status))
                     pipe.execute()
                     return outcomes
@@ -383,11 +387,12 @@ class Store:
 
 def _write_applied(
     pipe: redis.client.Pipeline, stream_id: str, new: Comment, history: list[dict[str, Any]], group: str
-) -> None:
+) -> dict[str, str]:
     """The writes of one applied stream entry, queued on a transaction: the record, its history, the
-    indexes and queue, the applied id and the XACK."""
+    indexes and queue, the applied id and the XACK. Returns the record's fields as written."""
     item = new.item_id
-    pipe.hset(keys.comment(item), mapping=new.to_hash())
+    written = new.to_hash()
+    pipe.hset(keys.comment(item), mapping=written)
     for entry in history:
         pipe.rpush(keys.history(item), json.dumps(entry, ensure_ascii=False))
     pipe.sadd(keys.applied(item), stream_id)
@@ -399,6 +404,7 @@ def _write_applied(
         pipe.zadd(keys.AFTER_FLAG_PENDING, {item: time.time()})
     _place_in_queue(pipe, new)
     pipe.xack(keys.EVENTS, group, stream_id)
+    return written
 
 
 def _place_in_queue(pipe: redis.client.Pipeline, comment: Comment) -> None:
