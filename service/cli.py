@@ -81,18 +81,25 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from service.redis_conn import RedisUnavailable
     from service.settings import SettingsError
 
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(argv).parse_args(argv)
     try:
         return int(args.handler(args))
-    except (SettingsError, RedisUnavailable) as exc:
+    except SettingsError as exc:
         print(str(exc), file=sys.stderr)
-        return 2 if isinstance(exc, SettingsError) else 1
+        return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        # RedisUnavailable can only come from a handler that imported service.redis_conn; importing it here
+        # would make `classify`, which never touches Redis, load redis-py at start-up.
+        redis_conn = sys.modules.get("service.redis_conn")
+        if redis_conn is not None and isinstance(exc, redis_conn.RedisUnavailable):
+            print(str(exc), file=sys.stderr)
+            return 1
+        raise
 
 
 def register(commands: Commands) -> None:
