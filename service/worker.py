@@ -1,9 +1,10 @@
 """The worker: reads the event stream through a consumer group, classifies, stores, queues.
 
-Any number of workers (threads or processes, on any machine) share the stream through the consumer
+Any number of workers (processes, on any machine) share the stream through the consumer
 group `workers`. An entry a crashed worker left unacknowledged is claimed by another (XAUTOCLAIM,
-Redis 6.2+) once it has been idle for `claim_idle_seconds`. Store.apply_event writes the comment and
-acknowledges the entry in one transaction and skips entries already applied, so an entry that is
+Redis 6.2+) once it has been idle for `claim_idle_seconds`. Entries are read in batches (up to
+`worker_batch` per XREADGROUP), all classified first, then Store.apply_events writes the comments and
+acknowledges the entries in one transaction and skips entries already applied, so an entry that is
 processed twice (claimed after a slow worker finished it) still changes nothing the second time.
 That transaction also marks a flagged comment's after-flag steps as pending; a worker that dies before
 finishing them leaves the mark, and another finishes them once it is `claim_idle_seconds` old
