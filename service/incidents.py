@@ -66,12 +66,24 @@ class FlareState:
         return not self.acknowledged_by
 
     @property
+    def window_minutes(self) -> int:
+        return max(1, round(self.window_seconds / 60))
+
+    @property
+    def summary_ja(self) -> str:
+        """The flare-up's line in the banner, which names the post by platform and time (its raw id means
+        nothing to staff; the banner links to the post and its comments instead)."""
+        return (
+            f"{PLATFORM_JA.get(self.platform, self.platform)}の投稿：{self.started_at:%m月%d日 %H:%M}から、"
+            f"{self.window_minutes}分間で{self.threshold}件以上（計{self.comment_count}件）"
+        )
+
+    @property
     def message_ja(self) -> str:
-        """One line for the banner and the webhook."""
-        minutes = max(1, round(self.window_seconds / 60))
+        """One line for the webhook and the audit log, read away from the UI, so it carries the post id."""
         return (
             f"【炎上の可能性】{PLATFORM_JA.get(self.platform, self.platform)}の投稿（{self.post_id}）に、"
-            f"{minutes}分間で{self.threshold}件以上の要注意コメントが寄せられています"
+            f"{self.window_minutes}分間で{self.threshold}件以上の要注意コメントが寄せられています"
             f"（{self.started_at:%m月%d日 %H:%M}から、計{self.comment_count}件）。"
             "課長に報告し、対応を相談してください。"
         )

@@ -139,10 +139,18 @@ def _environment() -> Environment:
         severity_ja=lambda label: Severity.parse(label).ja if label else "",
         KINDS=SUPPORT_KINDS,
         since_ja=since_ja,
+        post_url=post_url,
         # Verdict.action, worded as advice: staff decide, the classifier only suggests.
         ACTION_ADVICE_JA={"delete": "削除", "hide": "非表示（迷うときは課長へ相談）", "review": "内容を読んで判断"},
     )
     return env
+
+
+def post_url(platform: str, post_id: str) -> str:
+    """Where staff open a post: a Facebook post by its id; Instagram only by the account's profile."""
+    if platform == "facebook" and post_id:
+        return f"https://www.facebook.com/{post_id}"
+    return INSTAGRAM_PROFILE_URL
 
 
 def since_ja(epoch: float, now: float | None = None) -> str:

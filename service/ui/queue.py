@@ -19,7 +19,7 @@ from service.live import presence
 from service.moderation import DECISIONS, Moderation, ModerationError, ModState
 from service.store import QUEUE_STATUSES, REVIEW, Comment, Store
 from service.ui import kept
-from service.ui.common import INSTAGRAM_PROFILE_URL, JST, csrf, highlight, render, staff, ui
+from service.ui.common import JST, csrf, highlight, post_url, render, staff, ui
 from service.ui.replies import queue_reply, reply_box
 from service.ui.support import unfinished_rows
 from service.web_security import CSRF_FIELD, CurrentUser
@@ -51,6 +51,7 @@ def filter_items(
     date_from: date | None,
     date_to: date | None,
     sort: str,
+    post: str = "",
 ) -> list[Comment]:
     """Items of one status (or all), filtered, in the chosen order.
 
@@ -67,6 +68,8 @@ def filter_items(
             if platform and c.platform != platform:
                 continue
             if category and category not in c.categories:
+                continue
+            if post and c.post_id != post:
                 continue
             if (since is not None and c.received_at < since) or (
                 until is not None and c.received_at >= until
@@ -97,6 +100,7 @@ def queue_page(
     date_from: str = "",
     date_to: str = "",
     sort: str = "severity",
+    post: str = "",
     page: int = 1,
     done: int = 0,
     refused: int = 0,
@@ -115,6 +119,7 @@ def queue_page(
         date_from=_day(date_from),
         date_to=_day(date_to),
         sort=sort,
+        post=post,
     )
     pages = max(1, -(-len(items) // PAGE_SIZE))
     page = min(max(1, page), pages)
@@ -126,6 +131,7 @@ def queue_page(
         "date_from": date_from,
         "date_to": date_to,
         "sort": sort,
+        "post": post,
     }
     states = ctx.moderation.states([c.item_id for c in shown])
     return render(
@@ -201,12 +207,6 @@ def decide_many(request: Request, user: CurrentUser, form: FormData) -> tuple[in
     return done, refused
 
 
-def _post_url(comment: Comment) -> str:
-    if comment.platform == "facebook" and comment.post_id:
-        return f"https://www.facebook.com/{comment.post_id}"
-    return INSTAGRAM_PROFILE_URL
-
-
 def _item_page(
     request: Request,
     user: CurrentUser,
@@ -245,7 +245,7 @@ def _item_page(
         relogged=bool(typed),
         parts=highlight(comment.text, verdict.get("matches", [])),
         matches=verdict.get("matches", []),
-        post_url=_post_url(comment),
+        post_url=post_url(comment.platform, comment.post_id),
         parent=parent,
         earlier=ctx.moderation.author_history(comment),
         evidence_count=evidence_count(ctx.r, item_id),
