@@ -108,7 +108,7 @@ def test_every_form(generated: Path, r: redis.Redis) -> None:
         "instagram:c3",
     ]
     c5 = rows[8]
-    assert c5["分類"] == "差別・差別の助長・侮辱・誹謗中傷" and c5["条項"] == "2(7)オ 2(7)エ"
+    assert c5["分類"] == "差別・差別の助長／侮辱・誹謗中傷" and c5["条項"] == "2(7)オ 2(7)エ"
     assert (
         c5["対応"] == "非表示" and c5["対応者の役割"] == "職員" and c5["待ち時間（開庁時間・時間）"] == "0.17"
     )

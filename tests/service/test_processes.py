@@ -195,7 +195,7 @@ def test_serve_starts_on_embedded_defaults_without_meta_settings(
         serve.wait_up()
         assert httpx.get(f"{serve.base}/healthz", timeout=5).status_code == 200
         assert httpx.get(f"{serve.base}/login", timeout=5).status_code == 200
-        assert serve.post(fb_payload(PAGE_ID, [fb_comment(f"{PAGE_ID}_1_1", TOXIC)])).status_code == 403
+        assert serve.post(fb_payload(PAGE_ID, [fb_comment(f"{PAGE_ID}_1_1", TOXIC)])).status_code == 503  # not_configured: nothing is accepted
     finally:
         assert serve.terminate() == 0
     log = (tmp_path / "bare.log").read_text()
