@@ -409,9 +409,12 @@ class AccountStore:
                 "must_change_password": "0" if by == name else "1",
             },
         )
-        self._audit(
-            pipe, by, "account_password_changed" if by == name else "account_password_reset", when, note=name
-        )
+        # The memo names whose password an administrator reset; one's own change needs no name (the actor
+        # column says who), and no memo ever carries anything typed into a password field.
+        if by == name:
+            self._audit(pipe, by, "account_password_changed", when, note="本人が変更")
+        else:
+            self._audit(pipe, by, "account_password_reset", when, note=f"{name} の仮パスワードを発行")
         pipe.execute()
         return self._require(name)
 
@@ -441,6 +444,9 @@ class AccountStore:
         """Stop the account from logging in; sessions check `disabled` on every request."""
         name = normalise_username(username)
         account = self._require(name)
+        # Disabling oneself ends one's own session at once, with nobody left on the page to undo it.
+        if name == normalise_username(by):
+            raise AccountError("自分のアカウントは無効にできません。別の管理者に依頼してください。", "self")
         if account.role is Role.ADMIN:
             self._keep_one_admin(name)
         return self._set_disabled(name, True, by=by, now=now)

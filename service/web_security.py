@@ -257,6 +257,13 @@ class LoginThrottle:
         """A right password clears the name's failures; the address keeps its count (one success proves little)."""
         self._r.delete(f"{{shakyo}}:login_fail:user:{normalise_username(username)}")
 
+    def locked_until(self, username: str, *, now: datetime | None = None) -> datetime | None:
+        """When the name's login lock ends, or None when it is not locked (the accounts page shows it)."""
+        until = self._r.get(f"{{shakyo}}:login_lock:user:{normalise_username(username)}")
+        if until is None or float(until) <= now_jst(now).timestamp():
+            return None
+        return datetime.fromtimestamp(float(until), JST)
+
     def unlock(self, username: str) -> None:
         """For an administrator helping a locked-out colleague."""
         subject = f"user:{normalise_username(username)}"

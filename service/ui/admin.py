@@ -47,7 +47,23 @@ def audit_page(
         entries = list(audit.entries(since=since, until=until, item_id=item or None))[::-1][:AUDIT_PAGE]
     else:
         entries = audit.latest(AUDIT_PAGE)
-    return render(request, "audit.html", user, entries=entries, item=item, day=day if when else "")
+    store = ui(request).moderation.store
+    texts = {i: c.text for i in {e.item_id for e in entries if e.item_id} if (c := store.get(i)) is not None}
+    return render(
+        request,
+        "audit.html",
+        user,
+        entries=entries,
+        texts=texts,
+        names=display_names(request),
+        item=item,
+        day=day if when else "",
+    )
+
+
+def display_names(request: Request) -> dict[str, str]:
+    """username → display name, so pages name people the way the header does, with the username beside it."""
+    return {a.username: a.display_name for a in ui(request).accounts.list() if a.display_name}
 
 
 def _day(value: str) -> date | None:
@@ -87,19 +103,31 @@ def acknowledge_flare(
 
 
 def _users_page(
-    request: Request, user: CurrentUser, *, message: str = "", error: str = "", status_code: int = 200
+    request: Request,
+    user: CurrentUser,
+    *,
+    message: str = "",
+    error: str = "",
+    status_code: int = 200,
+    typed: dict[str, str] | None = None,
 ) -> HTMLResponse:
+    """The accounts page; `typed` refills the new-account form after a refusal (never the password)."""
     ctx = ui(request)
+    accounts = ctx.accounts.list()
     return render(
         request,
         "users.html",
         user,
         status_code,
-        accounts=ctx.accounts.list(),
+        accounts=accounts,
+        locks={
+            a.username: until for a in accounts if (until := ctx.security.throttle.locked_until(a.username))
+        },
         roles=ROLE_LABELS_JA,
         policy=ctx.accounts.policy,
         message=message,
         error=error,
+        typed=typed or {},
     )
 
 
@@ -158,7 +186,8 @@ def users_change(  # nosec B107  # form fields default to empty
         else:
             return _users_page(request, user, error="不明な操作です。", status_code=400)
     except AccountError as exc:
-        return _users_page(request, user, error=exc.message_ja, status_code=400)
+        typed = {"username": username, "display_name": display_name, "role": role} if op == "create" else None
+        return _users_page(request, user, error=exc.message_ja, status_code=400, typed=typed)
     return RedirectResponse(f"/admin/users?{urlencode({'message': done})}", status_code=303)
 
 

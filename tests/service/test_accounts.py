@@ -185,7 +185,7 @@ def test_disable_enable_and_last_admin(store: AccountStore) -> None:
     assert store.authenticate("yamada", GOOD) is not None
 
     with pytest.raises(AccountError) as err:
-        store.disable("admin", by="admin")
+        store.disable("admin", by="system")  # the command line; the UI refuses self-disabling first
     assert err.value.code == "last_admin"
     with pytest.raises(AccountError):
         store.set_role("admin", Role.STAFF, by="admin")
@@ -194,3 +194,25 @@ def test_disable_enable_and_last_admin(store: AccountStore) -> None:
     with pytest.raises(AccountError) as err:
         store.disable("ghost", by="admin")
     assert err.value.code == "not_found"
+
+
+def test_password_memos_never_name_the_password_and_own_change_is_described(
+    r: redis.Redis, store: AccountStore
+) -> None:
+    store.create("yamada", GOOD, Role.STAFF, by="admin", now=T0)
+    store.set_password("yamada", "Kari-no-kagi-8521", by="admin", now=T0)
+    store.change_own_password("yamada", "Kari-no-kagi-8521", GOOD2, now=T0)
+    notes = {e.action: e.note for e in AuditLog(r).entries() if "password" in e.action}
+    assert notes == {
+        "account_password_reset": "yamada の仮パスワードを発行",
+        "account_password_changed": "本人が変更",
+    }
+
+
+def test_an_administrator_cannot_disable_their_own_account(store: AccountStore) -> None:
+    store.create("admin1", GOOD, Role.ADMIN, now=T0)
+    store.create("admin2", GOOD2, Role.ADMIN, now=T0)
+    with pytest.raises(AccountError) as refused:
+        store.disable("Admin1", by="admin1")
+    assert refused.value.code == "self" and store.get("admin1").disabled is False  # type: ignore[union-attr]
+    assert store.disable("admin1", by="admin2").disabled
