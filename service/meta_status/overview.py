@@ -15,6 +15,7 @@ import redis
 
 from service.hours import JST
 from service.meta_status.state import configured_platforms, last_webhooks, load_report
+from service.reconcile.sync import MISSED_INDEX
 from service.settings import Settings
 from webhooks.connect import Check, TokenStatus
 
@@ -84,7 +85,12 @@ def overview(r: redis.Redis, settings: Settings, now: float) -> MetaOverview:
                 expiry_ja=expiry_ja(token, now),
                 subscribed=report.subscribed.get(platform) if report else None,
                 last_webhook=seen.get(platform),
-                silence_ja=silence_ja(seen.get(platform), now, settings.webhook_silence_hours),
+                silence_ja=silence_ja(
+                    seen.get(platform),
+                    now,
+                    settings.webhook_silence_hours,
+                    found_by_sync=_found_by_sync(r, platform, seen.get(platform)),
+                ),
             )
         )
     return MetaOverview(
@@ -107,7 +113,20 @@ def expiry_ja(token: TokenStatus | None, now: float) -> str:
     return f"{when}まで（あと{int((lapses - now) // 86400)}日）"
 
 
-def silence_ja(last: float | None, now: float, hours: int) -> str:
+def _found_by_sync(r: redis.Redis, platform: str, since: float | None) -> int:
+    """Comments of ``platform`` the reconciliation job found after ``since`` that no webhook had brought."""
+    found = r.zrangebyscore(MISSED_INDEX, since if since is not None else "-inf", "+inf")
+    return sum(1 for item in found if str(item).startswith(platform + ":"))
+
+
+def silence_ja(last: float | None, now: float, hours: int, *, found_by_sync: int = 0) -> str:
+    """The warning for a platform whose webhooks have gone quiet; the reconciliation job's finds tell a broken
+    subscription (comments were posted, no webhook came) from a quiet Page."""
+    if found_by_sync and (last is None or now - last > hours * 3600):
+        return (
+            f"Webhookが{hours}時間以上届いていないのに、Metaとの照合でその間のコメントが{found_by_sync}件"
+            "見つかりました。Metaからの通知が止まっています。`shakyo-mod meta connect` で購読を確かめてください。"
+        )
     if last is None:
         return (
             "Webhookがまだ一度も届いていません。`shakyo-mod meta connect` の結果と、"
@@ -116,8 +135,8 @@ def silence_ja(last: float | None, now: float, hours: int) -> str:
     if now - last <= hours * 3600:
         return ""
     return (
-        f"{hours}時間以上Webhookが届いていません（最後は{jst(last)}）。この間にコメントがあったなら、"
-        "Metaからの通知が止まっています。`shakyo-mod meta status` で確かめてください。"
+        f"{hours}時間以上Webhookが届いていません（最後は{jst(last)}）。Metaとの照合ではこの間のコメントは"
+        "見つかっていないので、ページが静かなだけかもしれません。`shakyo-mod meta status` で確かめてください。"
     )
 
 

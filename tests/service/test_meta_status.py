@@ -21,6 +21,7 @@ from service.meta_status.lapse import lapse_warnings, notify_lapses, webhook_sen
 from service.meta_status.monitor import monitor_thread, senders
 from service.meta_status.overview import overview, silence_ja
 from service.meta_status.state import STATUS_KEY, load_report, save_report
+from service.reconcile.sync import MISSED_INDEX
 from service.settings import Settings
 from service.ui.common import token_banners
 from tests.conftest import REPO
@@ -193,8 +194,15 @@ def test_silence_warning_after_the_configured_hours(
     by = {p.platform: p for p in view.platforms}
     assert by["facebook"].silence_ja == ""
     assert by["instagram"].silence_ja.startswith("6時間以上Webhookが届いていません（最後は2027-01-15 02:00）")
+    assert "ページが静かなだけかもしれません" in by["instagram"].silence_ja
     assert "一度も届いていません" in silence_ja(None, now, 24)
     assert make_settings().webhook_silence_hours == 24
+    # The reconciliation job found Instagram comments posted during the silence: the subscription is broken.
+    r.zadd(MISSED_INDEX, {"instagram:17001": now - 3 * 3600, "instagram:17002": now - 2 * 3600})
+    r.zadd(MISSED_INDEX, {"instagram:16000": now - 30 * 3600, "facebook:1_2": now - 3600})
+    by = {p.platform: p for p in overview(r, settings, now).platforms}
+    assert "照合でその間のコメントが2件見つかりました" in by["instagram"].silence_ja
+    assert by["facebook"].silence_ja == ""  # its webhooks still arrive
 
 
 # -- the command, as the council's IT contact runs it -----------------------------------------------
