@@ -28,6 +28,7 @@ import os
 import platform
 import queue
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -218,6 +219,7 @@ class Serve:
         self.redis.close()
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(120)
+        shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
 def warm_up(port: int) -> None:
@@ -305,6 +307,7 @@ def baseline_round(args: argparse.Namespace, fsync: str, rates: list[float]) -> 
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
         server.close()
+        shutil.rmtree(data_dir, ignore_errors=True)
     return out
 
 
