@@ -352,6 +352,7 @@ def worker_throughput(n: int) -> dict[str, Any]:
         proc.wait(60)
         client.close()
         server.close()
+        shutil.rmtree(data_dir, ignore_errors=True)
     return {
         "entries": n,
         "seconds": round(seconds, 2),
