@@ -14,7 +14,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -31,10 +31,11 @@ from service import metrics
 from service.actions import TOKEN_PROBLEM_KEY
 from service.ingest import Ingestor
 from service.redis_conn import RedisTarget
+from service.response_headers import ResponseHeaders
 from service.settings import Settings
 from service.ui import install as install_ui
 from service.ui.common import admin
-from service.web_security import CurrentUser
+from service.web_security import SECURITY_HEADERS, CurrentUser
 from webhooks.parse import parse_payload
 from webhooks.signature import verify_signature
 from webhooks.subscription import verify_subscription
@@ -82,12 +83,7 @@ def create_app(settings: Settings, target: RedisTarget) -> FastAPI:
     )
     install_ui(app, target.client(), settings)
 
-    @app.middleware("http")
-    async def no_store(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        response = await call_next(request)
-        if not request.url.path.startswith("/static/"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    app.add_middleware(ResponseHeaders, html_headers=SECURITY_HEADERS)
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi(user: Annotated[CurrentUser, Depends(admin)]) -> JSONResponse:

@@ -5,8 +5,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 import redis
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -19,7 +17,6 @@ from service.live import web as live_web
 from service.settings import Settings
 from service.ui import admin, auth, kept, queue, replies, reports, review, support
 from service.ui.common import STATIC_DIR, LazyUI, render, ui
-from service.web_security import SECURITY_HEADERS
 
 _ERROR_TITLES = {403: "権限がありません", 404: "見つかりません", 405: "この操作はできません"}
 
@@ -56,13 +53,3 @@ def install(app: FastAPI, r: redis.Redis, settings: Settings) -> None:
             return kept.keep_and_login(ctx.r, request, form, secure=ctx.settings.secure_cookies)
         title = _ERROR_TITLES.get(exc.status_code, "エラー")
         return render(request, "error.html", user, exc.status_code, title=title, message=str(exc.detail))
-
-    @app.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        if response.headers.get("content-type", "").startswith("text/html"):
-            for name, value in SECURITY_HEADERS.items():
-                response.headers.setdefault(name, value)
-        return response
