@@ -245,6 +245,8 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _classify(args: argparse.Namespace) -> int:
+    import select
+
     import classifiers
     from service.settings import load_settings
 
@@ -266,7 +268,12 @@ def _classify(args: argparse.Namespace) -> int:
             out = {"id": item_id, **verdict.to_dict()}
         except ValueError as exc:  # includes JSONDecodeError
             out = {"id": item_id, "error": str(exc)}
-        print(json.dumps(out, ensure_ascii=False), flush=True)
+        sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+        # A program feeding lines one at a time needs each answer at once; a file piped in does not, and a
+        # flush per line costs more than many comments' classification. Flush when no more input is waiting.
+        if not select.select([sys.stdin], [], [], 0)[0]:
+            sys.stdout.flush()
+    sys.stdout.flush()
     return 0
 
 
