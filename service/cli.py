@@ -157,14 +157,18 @@ def configure_classifier(settings: Settings) -> None:
 
 
 class _StopSignals:
-    """SIGINT/SIGTERM set an event instead of killing the process, so shutdown runs in order."""
+    """SIGINT/SIGTERM set an event instead of killing the process, so shutdown runs in order; a second one sets
+    ``hurry``, for a person who does not want to wait for the orderly stop."""
 
     def __init__(self) -> None:
         self.event = threading.Event()
+        self.hurry = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._on_signal)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self.event.is_set():
+            self.hurry.set()
         self.event.set()
 
 
@@ -198,7 +202,7 @@ def _serve(args: argparse.Namespace) -> int:
             _first_run_hints(admin, settings, f"http://{args.host}:{args.port}/")
             ensure_actions_group(admin)
         children = serve_children(target.url, host=args.host, port=args.port, workers=workers)
-        Supervisor(children).run(stop.event)
+        Supervisor(children, hurry=stop.hurry).run(stop.event)
     return 0
 
 

@@ -50,15 +50,19 @@ def default_worker_count() -> int:
 def serve_children(redis_url: str, *, host: str, port: int, workers: int) -> list[Child]:
     """The processes of `serve` in start order; `workers=0` is web only (the jobs process sends no actions)."""
     common = ["--redis-url", redis_url]
-    children = [Child("jobs", ["jobs", *common, *([] if workers else ["--no-actions"])], stop_timeout=40)]
-    children += [Child(f"events-{i}", ["events", *common], stop_timeout=40) for i in range(1, workers + 1)]
-    children.append(Child("web", ["web", *common, "--host", host, "--port", str(port)], stop_timeout=20))
+    # Each group gets a few seconds to stop cleanly, then is killed: nothing is lost (an unacknowledged stream
+    # entry or action is taken up again after the restart), and Ctrl-C must not hang on a slow Graph call.
+    children = [Child("jobs", ["jobs", *common, *([] if workers else ["--no-actions"])], stop_timeout=5)]
+    children += [Child(f"events-{i}", ["events", *common], stop_timeout=5) for i in range(1, workers + 1)]
+    children.append(Child("web", ["web", *common, "--host", host, "--port", str(port)], stop_timeout=5))
     return children
 
 
 class Supervisor:
-    def __init__(self, children: list[Child]) -> None:
+    def __init__(self, children: list[Child], hurry: threading.Event | None = None) -> None:
         self.children = children
+        # Set by a second Ctrl-C: kill whatever is still running instead of waiting for it.
+        self.hurry = hurry if hurry is not None else threading.Event()
 
     def run(self, stop: threading.Event) -> None:
         """Start everything, keep it running until `stop` is set, then stop everything in order."""
@@ -142,10 +146,21 @@ class Supervisor:
                 child.proc.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
             for child in running:
                 assert child.proc is not None  # nosec B101  # narrowing for the type checker
-                try:
-                    child.proc.wait(child.stop_timeout)
-                except subprocess.TimeoutExpired:
-                    log.warning("process did not stop in time; killing it", extra={"role": child.name})
+                if not self._stopped_in_time(child.proc, child.stop_timeout):
+                    why = "stopping at once (second Ctrl-C)" if self.hurry.is_set() else "did not stop in time"
+                    log.warning(f"process {why}; killing it", extra={"role": child.name})
                     child.proc.kill()
                     child.proc.wait()
                 log.info("process stopped", extra={"role": child.name, "exit_code": child.proc.returncode})
+
+    def _stopped_in_time(self, proc: subprocess.Popen[bytes], timeout: float) -> bool:
+        """Wait for ``proc`` up to ``timeout`` s, in short steps so that a second Ctrl-C cuts the wait short."""
+        deadline = time.monotonic() + timeout
+        while not self.hurry.is_set():
+            try:
+                proc.wait(min(_POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+                return True
+            except subprocess.TimeoutExpired:
+                if time.monotonic() >= deadline:
+                    return False
+        return proc.poll() is not None

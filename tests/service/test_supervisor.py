@@ -131,3 +131,40 @@ def _get(url: str) -> bool:
         return httpx.get(url, timeout=2).status_code == 200
     except httpx.TransportError:
         return False
+
+
+@pytest.mark.parametrize("presses", [1, 2], ids=["one-ctrl-c", "second-ctrl-c"])
+def test_ctrl_c_does_not_hang_on_a_process_that_will_not_stop(
+    serve_env: dict[str, str], tmp_path: Path, presses: int
+) -> None:
+    # The jobs process is frozen (SIGSTOP), as if stuck in a Graph call: one Ctrl-C kills it after its few
+    # seconds of grace; a second Ctrl-C kills it at once. Either way serve ends and leaves nothing running.
+    log_path = tmp_path / "serve.log"
+    port = free_port()
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "service", "serve", "--port", str(port), "--workers", "1"],
+            env=serve_env,
+            cwd=tmp_path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            _wait(lambda: _get(f"http://127.0.0.1:{port}/healthz"), "serve up")
+            everything = psutil.Process(proc.pid).children(recursive=True)
+            jobs = next(p for p in everything if "jobs" in p.cmdline())
+            jobs.send_signal(signal.SIGSTOP)
+            os.killpg(proc.pid, signal.SIGINT)
+            if presses == 2:
+                _wait(lambda: "process stopped" in log_path.read_text(), "the orderly stop under way")
+                os.kill(proc.pid, signal.SIGINT)
+            assert proc.wait(120) == 0
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+    assert not [p for p in everything if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    why = "stopping at once (second Ctrl-C)" if presses == 2 else "did not stop in time"
+    killed = [e["role"] for e in _log_lines(log_path) if e.get("msg") == f"process {why}; killing it"]
+    # One press: only the frozen process needed killing. Two: whatever was still stopping is killed with it.
+    assert killed == ["jobs"] if presses == 1 else killed[-1] == "jobs"
