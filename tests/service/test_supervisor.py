@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -99,31 +101,39 @@ def test_ctrl_c_stops_every_process_in_order_and_saves_redis(
     serve_env: dict[str, str], tmp_path: Path
 ) -> None:
     log_path = tmp_path / "serve.log"
+    with _serve_as_from_a_terminal(serve_env, tmp_path, log_path, workers=2) as (proc, everything):
+        assert len([p for p in everything if "events" in p.cmdline()]) == 2
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(120) == 0
+    assert not [p for p in everything if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    stopped = [e["role"] for e in _log_lines(log_path) if e.get("msg") == "process stopped"]
+    assert stopped[0] == "web" and stopped[-1] == "jobs" and sorted(stopped[1:3]) == ["events-1", "events-2"]
+    assert "embedded redis saved and stopped" in log_path.read_text()
+    assert not (tmp_path / "data" / "shakyo.rdb.settings").exists()
+
+
+@contextmanager
+def _serve_as_from_a_terminal(
+    env: dict[str, str], cwd: Path, log_path: Path, workers: int
+) -> Iterator[tuple[subprocess.Popen[bytes], list[psutil.Process]]]:
+    """`serve` in its own process group, as a terminal starts it (Ctrl-C is SIGINT to the whole group), up and
+    answering; yields it with every process it started. Killed if a test leaves it running."""
     port = free_port()
     with log_path.open("wb") as log:
-        # Its own process group, as a terminal gives it: Ctrl-C is SIGINT to the whole group.
         proc = subprocess.Popen(
-            [sys.executable, "-m", "service", "serve", "--port", str(port), "--workers", "2"],
-            env=serve_env,
-            cwd=tmp_path,
+            [sys.executable, "-m", "service", "serve", "--port", str(port), "--workers", str(workers)],
+            env=env,
+            cwd=cwd,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         try:
             _wait(lambda: _get(f"http://127.0.0.1:{port}/healthz"), "serve up")
-            everything = psutil.Process(proc.pid).children(recursive=True)
-            assert len([p for p in everything if "events" in p.cmdline()]) == 2
-            os.killpg(proc.pid, signal.SIGINT)
-            assert proc.wait(120) == 0
+            yield proc, psutil.Process(proc.pid).children(recursive=True)
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
-    assert not [p for p in everything if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-    stopped = [e["role"] for e in _log_lines(log_path) if e.get("msg") == "process stopped"]
-    assert stopped[0] == "web" and stopped[-1] == "jobs" and sorted(stopped[1:3]) == ["events-1", "events-2"]
-    assert "embedded redis saved and stopped" in log_path.read_text()
-    assert not (tmp_path / "data" / "shakyo.rdb.settings").exists()
 
 
 def _get(url: str) -> bool:
@@ -140,29 +150,14 @@ def test_ctrl_c_does_not_hang_on_a_process_that_will_not_stop(
     # The jobs process is frozen (SIGSTOP), as if stuck in a Graph call: one Ctrl-C kills it after its few
     # seconds of grace; a second Ctrl-C kills it at once. Either way serve ends and leaves nothing running.
     log_path = tmp_path / "serve.log"
-    port = free_port()
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "service", "serve", "--port", str(port), "--workers", "1"],
-            env=serve_env,
-            cwd=tmp_path,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            _wait(lambda: _get(f"http://127.0.0.1:{port}/healthz"), "serve up")
-            everything = psutil.Process(proc.pid).children(recursive=True)
-            jobs = next(p for p in everything if "jobs" in p.cmdline())
-            jobs.send_signal(signal.SIGSTOP)
-            os.killpg(proc.pid, signal.SIGINT)
-            if presses == 2:
-                _wait(lambda: "process stopped" in log_path.read_text(), "the orderly stop under way")
-                os.kill(proc.pid, signal.SIGINT)
-            assert proc.wait(120) == 0
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
+    with _serve_as_from_a_terminal(serve_env, tmp_path, log_path, workers=1) as (proc, everything):
+        jobs = next(p for p in everything if "jobs" in p.cmdline())
+        jobs.send_signal(signal.SIGSTOP)
+        os.killpg(proc.pid, signal.SIGINT)
+        if presses == 2:
+            _wait(lambda: "process stopped" in log_path.read_text(), "the orderly stop under way")
+            os.kill(proc.pid, signal.SIGINT)
+        assert proc.wait(120) == 0
     assert not [p for p in everything if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     why = "stopping at once (second Ctrl-C)" if presses == 2 else "did not stop in time"
     killed = [e["role"] for e in _log_lines(log_path) if e.get("msg") == f"process {why}; killing it"]
