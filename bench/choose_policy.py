@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from accuracy import OWN_SETS, REALDEV, read_set  # noqa: E402
 
 from classifiers import pipeline  # noqa: E402
-from classifiers.compose import MATCH_FLAG_SCORE  # noqa: E402
+from classifiers.compose import CRISIS_WORDS, MATCH_FLAG_SCORE, crisis_spans, outside_crisis  # noqa: E402
 from classifiers.decision import DecisionPolicy, card_section, replace_card_section, save_policy  # noqa: E402
 from classifiers.phases import model as model_phase  # noqa: E402
 from classifiers.phases.context import Context  # noqa: E402
@@ -67,6 +67,7 @@ class Judged:
     supported: dict[str, float]  # the model's own thresholds
     disguised: bool  # spelled to dodge filters: the model's own thresholds apply everywhere
     addressed: bool  # aimed at a person with a rough word: likewise
+    crisis: bool  # the writer's own crisis: the model alone never calls it an insult or threat
 
 
 def judge_rows(path: Path) -> list[Judged]:
@@ -82,16 +83,19 @@ def judge_rows(path: Path) -> list[Judged]:
         for ev in ctx.evidence:
             probs.update(ev.scores)
             supported.update(ev.thresholds)
+        crisis = crisis_spans(ctx.evidence)
+        matches = outside_crisis([m for ev in ctx.evidence for m in ev.matches], crisis)
         out.append(
             Judged(
                 toxic=row.toxic,
-                by_rules=any(m.score >= MATCH_FLAG_SCORE for ev in ctx.evidence for m in ev.matches),
-                witnessed=frozenset(m.category for ev in ctx.evidence for m in ev.matches),
+                by_rules=any(m.score >= MATCH_FLAG_SCORE for m in matches),
+                witnessed=frozenset(m.category for m in matches),
                 cleared=frozenset().union(*(ev.cleared for ev in ctx.evidence)),
                 probs=probs,
                 supported=supported,
                 disguised=ctx.normalised is not None and ctx.normalised.disguised,
                 addressed=any(ev.addressed for ev in ctx.evidence),
+                crisis=bool(crisis),
             )
         )
     return out
@@ -102,7 +106,7 @@ def flagged(j: Judged, alone: dict[str, float]) -> bool:
     if j.by_rules:
         return True
     for c, p in j.probs.items():
-        if c in j.cleared:
+        if c in j.cleared or (j.crisis and c in CRISIS_WORDS and c not in j.witnessed):
             continue
         if j.disguised or c in j.witnessed:
             cut = j.supported[c]
@@ -113,6 +117,11 @@ def flagged(j: Judged, alone: dict[str, float]) -> bool:
         if p >= cut:
             return True
     return False
+
+
+def as_searched(policy: DecisionPolicy) -> dict[str, float]:
+    """A policy's model-alone cut-offs in the form ``flagged`` and the search use (with ``ADDRESSED``)."""
+    return {**policy.alone, ADDRESSED: policy.addressed}
 
 
 def suspected(j: Judged, alone: dict[str, float], bound: float) -> bool:

@@ -46,11 +46,26 @@ def compose(ctx: Context) -> Verdict:
 
 
 # The categories whose words a person in crisis uses of themself.
-_CRISIS_WORDS = frozenset({"insult", "threat"})
+CRISIS_WORDS = frozenset({"insult", "threat"})
 
 
-def _inside_crisis(m: Match, spans: list[tuple[int, int]]) -> bool:
-    return m.category in _CRISIS_WORDS and any(s < m.end and m.start < e for s, e in spans)
+def crisis_spans(evidence: list[Evidence]) -> list[tuple[int, int]]:
+    """Where the writer speaks of their own crisis (死んでお詫びするしかない, 消えたい): the support cue's spans.
+    None when the comment is aimed at a person with a rough word (お前が死んでお詫びしろ): then they attack."""
+    if any(ev.addressed for ev in evidence):
+        return []
+    return [(m.start, m.end) for ev in evidence for m in ev.support_matches]
+
+
+def outside_crisis(matches: list[Match], spans: list[tuple[int, int]]) -> list[Match]:
+    """``matches`` without the insult or threat words inside the writer's own crisis (no attack on anyone)."""
+    if not spans:
+        return matches
+    return [
+        m
+        for m in matches
+        if m.category not in CRISIS_WORDS or not any(s < m.end and m.start < e for s, e in spans)
+    ]
 
 
 def _merge(ctx: Context) -> Verdict:
@@ -60,7 +75,6 @@ def _merge(ctx: Context) -> Verdict:
     model_tokens: list[str] = []
     support_kind = ""
     support_matches: list[Match] = []
-    addressed = False
     for ev in ctx.evidence:
         if ev.matches:
             matches.extend(ev.matches)
@@ -72,15 +86,13 @@ def _merge(ctx: Context) -> Verdict:
             model_tokens.extend(ev.model_tokens)
         if ev.support_kind and not support_kind:
             support_kind, support_matches = ev.support_kind, ev.support_matches
-        addressed = addressed or ev.addressed
+    addressed = any(ev.addressed for ev in ctx.evidence)
 
-    # A writer in crisis uses the words of abuse about themself (死んでお詫びするしかない, 消えたい): where an
-    # insult or threat lies inside the crisis cue's own span, or only the model reads one in it, it is no
-    # attack on anyone. Abuse elsewhere in the same comment still flags (a comment can be both).
-    # Said to a person with a rough word (お前が死んでお詫びしろ), the same words are an attack.
-    crisis_spans = [] if addressed else [(m.start, m.end) for m in support_matches]
-    if crisis_spans:
-        matches = [m for m in matches if not _inside_crisis(m, crisis_spans)]
+    # A writer in crisis uses the words of abuse about themself: where an insult or threat lies inside the
+    # crisis cue's own span, or only the model reads one in it, it is no attack on anyone. Abuse elsewhere in
+    # the same comment still flags (a comment can be both).
+    crisis = crisis_spans(ctx.evidence)
+    matches = outside_crisis(matches, crisis)
     scores = dict(_NO_SCORES)
     severity_by_cat: dict[str, Severity] = {}
     witnessed: set[str] = set()  # categories a rule or detector found something of, flagging or not
@@ -114,7 +126,7 @@ def _merge(ctx: Context) -> Verdict:
                 cutoff = supported_at.get(cat, DEFAULT_THRESHOLD)
             else:
                 cutoff = (aimed_at if addressed else alone_at).get(cat, DEFAULT_THRESHOLD)
-            if crisis_spans and cat in _CRISIS_WORDS and cat not in witnessed:
+            if crisis and cat in CRISIS_WORDS and cat not in witnessed:
                 cutoff = 2.0  # the model alone never calls a crisis abuse; staff still see it as 要確認
             if p >= cutoff:
                 severity_by_cat[cat] = CATEGORIES[cat].default_severity

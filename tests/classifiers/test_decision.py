@@ -137,3 +137,26 @@ def test_a_writer_in_crisis_is_not_flagged_for_their_own_words(text: str, flagge
     assert verdict.flagged is flagged, verdict.to_dict()
     if "死にたい" in text or "しかない" in text:
         assert verdict.needs_support
+
+
+def test_the_policy_search_decides_as_compose_does() -> None:
+    # bench/choose_policy.py judges thousands of candidate policies without classifying again, so it mirrors
+    # compose's decision; on our own sets, with the shipped policy, the mirror and moderate() must agree.
+    import sys
+
+    from classifiers import moderate
+    from classifiers.phases import model as model_phase
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    import choose_policy as cp
+
+    policy = load_policy(DEFAULT_MODEL_PATH)
+    data = Path(__file__).resolve().parents[1] / "data"
+    for name in ("eval_crowd.jsonl", "support_eval.jsonl"):
+        judge = _judge()
+        assert judge is not None
+        with model_phase.use_scorer(judge.scorer):  # the model's own thresholds, as the search reads them
+            rows = cp.judge_rows(data / name)
+        texts = [r.text for r in cp.read_set(data / name)]
+        mirrored = [cp.flagged(j, cp.as_searched(policy)) for j in rows]
+        assert mirrored == [moderate(t).flagged for t in texts], name
