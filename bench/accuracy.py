@@ -70,7 +70,7 @@ def read_set(path: Path) -> list[Row]:
     return rows
 
 
-def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
     p = tp / (tp + fp) if tp + fp else 0.0
     r = tp / (tp + fn) if tp + fn else 0.0
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
@@ -86,7 +86,7 @@ def measure(rows: Sequence[Row], verdicts: Sequence[Verdict], worst: int) -> dic
     fn = sum(1 for r, v in zip(rows, verdicts, strict=True) if r.toxic and not v.flagged)
     clean = [(r, v) for r, v in zip(rows, verdicts, strict=True) if not r.toxic]
     toxic = [(r, v) for r, v in zip(rows, verdicts, strict=True) if r.toxic]
-    p, rec, f1 = _prf(tp, fp, fn)
+    p, rec, f1 = prf(tp, fp, fn)
     false_flags = sorted((x for x in clean if x[1].flagged), key=lambda x: -_top(x[1]))
     misses = sorted((x for x in toxic if not x[1].flagged), key=lambda x: _top(x[1]))
     out: dict[str, Any] = {

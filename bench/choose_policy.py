@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from accuracy import OWN_SETS, REALDEV, read_set  # noqa: E402
+from accuracy import OWN_SETS, REALDEV, prf, read_set  # noqa: E402
 
 from classifiers import pipeline  # noqa: E402
 from classifiers.compose import CRISIS_WORDS, MATCH_FLAG_SCORE, crisis_spans, outside_crisis  # noqa: E402
@@ -132,16 +132,16 @@ def suspected(j: Judged, alone: dict[str, float], bound: float) -> bool:
 def figures(sets: dict[str, list[Judged]], alone: dict[str, float]) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for name, rows in sets.items():
-        tp = sum(1 for j in rows if j.toxic and flagged(j, alone))
-        fp = sum(1 for j in rows if not j.toxic and flagged(j, alone))
-        toxic = sum(1 for j in rows if j.toxic)
+        hits = [(j.toxic, flagged(j, alone)) for j in rows]  # each row judged once per candidate policy
+        tp = sum(1 for toxic, on in hits if toxic and on)
+        fp = sum(1 for toxic, on in hits if not toxic and on)
+        toxic = sum(1 for t, _ in hits if t)
         clean = len(rows) - toxic
-        p = tp / (tp + fp) if tp + fp else 0.0
-        r = tp / toxic if toxic else 0.0
+        p, r, f1 = prf(tp, fp, toxic - tp)
         out[name] = {
             "toxic": toxic,
             "clean": clean,
-            "f1": round(2 * p * r / (p + r), 4) if p + r else 0.0,
+            "f1": round(f1, 4),
             "precision": round(p, 4),
             "recall": round(r, 4),
             "clean_flagged": round(fp / clean, 4) if clean else 0.0,
