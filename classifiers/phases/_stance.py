@@ -73,8 +73,8 @@ class Stance:
             if _REPORTED_RE.match(text, m.end()) is not None
         ]
 
-    def addressed(self) -> bool:
-        """A second or third person is named (お前, こいつ, この人, 〜さん)."""
+    def names_someone(self) -> bool:
+        """A second or third person is named (お前, こいつ, この人, 〜さん): a word could be aimed at them."""
         return self._has("other")
 
     def self_directed(self, start: int) -> bool:

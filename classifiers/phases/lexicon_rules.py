@@ -144,7 +144,7 @@ def _mention(entry: Entry, start: int, end: int, stance: Stance) -> bool:
 
 def _witness_only(entry: Entry, stance: Stance) -> bool:
     """A low word of an everyday-intensifier category, with no second or third person it could be aimed at."""
-    return entry.severity == Severity.LOW and entry.category in _WITNESS_CATEGORIES and not stance.addressed()
+    return entry.severity == Severity.LOW and entry.category in _WITNESS_CATEGORIES and not stance.names_someone()
 
 
 def _whole_comment(text: str, start: int, end: int) -> bool:
