@@ -94,7 +94,9 @@ class Templates:
         if not self._r.set(keys.REPLY_TEMPLATES_SEEDED, repr(at), nx=True):
             return
         mapping = {
-            template_id: _dump(ReplyTemplate(template_id, title, text, at + n / 1000, at, "system"))
+            # Spread a millisecond apart, in order, and before `at`: a template saved right after the seeding
+            # must still sort after every default.
+            template_id: _dump(ReplyTemplate(template_id, title, text, at - (len(_DEFAULTS) - n) / 1000, at, "system"))
             for n, (template_id, title, text) in enumerate(_DEFAULTS)
         }
         self._r.hset(keys.REPLY_TEMPLATES, mapping=mapping)
