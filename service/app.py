@@ -1,8 +1,8 @@
-"""The FastAPI application: Meta webhooks, health, readiness and metrics.
+"""The web application: Meta webhooks, health, readiness, metrics, and the staff UI.
 
-POST /webhooks/meta checks size, then the signature over the raw bytes, and only then parses; each
-comment event is in the Redis stream (deduplicated, atomically) before the 200. Everything on the
-request path uses redis.asyncio, so the event loop never waits on a socket.
+POST /webhooks/meta is answered by service.webhook_receiver in front of FastAPI (the hot path); the
+subscription handshake, health, readiness, metrics and the staff pages are FastAPI routes. Everything on
+the request path uses redis.asyncio, so the event loop never waits on a socket.
 
 Every response but /static carries `Cache-Control: no-store` (staff pages show comments and names that
 must not stay in a shared browser's cache), and the OpenAPI schema is served to logged-in 管理者 only.
@@ -13,10 +13,9 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated
 
 import redis.asyncio
 import uvicorn
@@ -24,7 +23,7 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp
 
 from classifiers.phases.model import model_info
 from service import metrics
@@ -36,13 +35,10 @@ from service.settings import Settings
 from service.ui import install as install_ui
 from service.ui.common import admin
 from service.web_security import SECURITY_HEADERS, CurrentUser
-from webhooks.parse import parse_payload
-from webhooks.signature import verify_signature
+from service.webhook_receiver import WEBHOOK_PATH, WebhookReceiver
 from webhooks.subscription import verify_subscription
 
 log = logging.getLogger(__name__)
-
-WEBHOOK_PATH = "/webhooks/meta"
 
 
 def _reply(status: int, result: str) -> Response:
@@ -50,12 +46,11 @@ def _reply(status: int, result: str) -> Response:
     return Response(content=json.dumps({"result": result}), status_code=status, media_type="application/json")
 
 
-def create_app(settings: Settings, target: RedisTarget) -> FastAPI:
-    """Build the app. Its Redis client is created in the lifespan, on the server's own event loop."""
-    app_secret = settings.secret("meta_app_secret")
+def create_app(settings: Settings, target: RedisTarget) -> WebhookReceiver:
+    """Build the app: the webhook receiver in front of FastAPI. The Redis client is created in the lifespan,
+    on the server's own event loop."""
     verify_token = settings.secret("meta_verify_token")
     metrics_token = settings.secret("metrics_token")
-    limit = settings.max_body_bytes
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -66,7 +61,7 @@ def create_app(settings: Settings, target: RedisTarget) -> FastAPI:
         except redis.RedisError as exc:
             log.error("redis unreachable at start-up", extra={"error": type(exc).__name__})
         app.state.redis = client
-        app.state.ingestor = Ingestor(
+        receiver.ingestor = Ingestor(
             client,
             dedup_ttl_seconds=settings.dedup_ttl_seconds,
             # The signed body is kept as long as its comment, for evidence records (service.evidence).
@@ -101,70 +96,6 @@ def create_app(settings: Settings, target: RedisTarget) -> FastAPI:
         metrics.WEBHOOK_REQUESTS.labels("subscribed").inc()
         return PlainTextResponse(challenge)
 
-    @app.post(WEBHOOK_PATH)
-    async def receive(request: Request) -> Response:
-        if not app_secret:
-            # Not "bad_signature": nothing could be checked yet. Still non-200, so nothing is accepted and
-            # Meta keeps retrying until the app secret is set.
-            return _reply(503, "not_configured")
-        declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            return _reply(
-                413 if declared.isdigit() else 400, "too_large" if declared.isdigit() else "bad_request"
-            )
-        body = bytearray()
-        try:
-            async for chunk in request.stream():  # the declared length may lie, or be absent (chunked)
-                body += chunk
-                if len(body) > limit:
-                    return _reply(413, "too_large")
-        except ClientDisconnect:
-            log.debug("webhook sender disconnected mid-body")
-            return _reply(400, "disconnected")
-        raw = bytes(body)
-        received_at = time.time()
-        if not verify_signature(raw, request.headers.get("x-hub-signature-256"), app_secret):
-            log.warning("webhook signature rejected", extra={"bytes": len(raw)})
-            return _reply(403, "bad_signature")
-        try:
-            payload: Any = json.loads(raw)
-        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError; nesting too deep to decode
-            return _reply(400, "bad_json")
-        parsed = parse_payload(
-            payload,
-            facebook_page_id=settings.facebook_page_id,
-            instagram_account_id=settings.instagram_account_id,
-            received_at=received_at,
-        )
-        if parsed.ignored:
-            log.debug("webhook parts ignored", extra={"reasons": parsed.ignored})
-        if not parsed.events:
-            return _reply(200, "ignored")
-        try:
-            stored = await request.app.state.ingestor.ingest(parsed.events, received_at=received_at, raw=raw)
-        except redis.RedisError as exc:
-            # No 200: Meta retries the delivery, and dedup makes the retry safe.
-            log.error("webhook not stored: redis error", extra={"error": type(exc).__name__})
-            return _reply(503, "error")
-        for event, stream_id in zip(parsed.events, stored.stream_ids, strict=True):
-            if stream_id:
-                metrics.EVENTS_INGESTED.labels(event.platform).inc()
-            else:
-                metrics.REDELIVERIES.inc()
-            log.info(
-                "webhook event",
-                extra={
-                    "platform": event.platform,
-                    "comment_id": event.comment_id,
-                    "verb": event.verb,
-                    "is_own": event.is_own,
-                    "stream_id": stream_id or None,
-                    "redelivery": not stream_id,
-                    "notes": event.notes,
-                },
-            )
-        return _reply(200, "ok")
-
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -197,10 +128,17 @@ def create_app(settings: Settings, target: RedisTarget) -> FastAPI:
                 return Response(status_code=401, headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
         return Response(await metrics.render(request.app.state.redis), media_type=CONTENT_TYPE_LATEST)
 
-    return app
+    receiver = WebhookReceiver(
+        app,
+        app_secret=settings.secret("meta_app_secret"),
+        max_body_bytes=settings.max_body_bytes,
+        facebook_page_id=settings.facebook_page_id,
+        instagram_account_id=settings.instagram_account_id,
+    )
+    return receiver
 
 
-def uvicorn_config(app: FastAPI, settings: Settings, *, host: str, port: int) -> uvicorn.Config:
+def uvicorn_config(app: ASGIApp, settings: Settings, *, host: str, port: int) -> uvicorn.Config:
     """How `serve` runs the app. X-Forwarded-* headers are believed only from SHAKYO_TRUSTED_PROXIES:
     uvicorn's own default trusts 127.0.0.1, so any local client could pick its address and slip past
     the per-address login throttle."""

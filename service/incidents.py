@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -151,33 +152,63 @@ class FlareDetector:
 
         A comment seen again (edited, redelivered) keeps its first time and is not counted twice.
         """
-        t = as_jst(at).timestamp()
-        pk = post_key(platform, post_id)
-        flare_id = f"{int(t)}-{secrets.token_hex(4)}"
-        started, count, first = self._script(
-            keys=[hits_key(pk), ACTIVE_KEY],
-            args=[
-                comment_id,
-                repr(t),
-                repr(t - self.window_seconds),
-                self.window_seconds,
-                self.threshold,
-                pk,
-                flare_id,
-                flare_key(""),
-                platform,
-                post_id,
-            ],
-        )
-        if not started:
-            return None
-        count = int(count)
+        started = self.record_many([(platform, post_id, comment_id, at)])
+        return started[0] if started else None
+
+    def record_many(self, hits: Sequence[tuple[str, str, str, datetime]]) -> list[FlareState]:
+        """Count (platform, post id, comment id, time) of each flagged comment in one round trip, in order;
+        the flare-ups they started (rarely any)."""
+        pipe = self._r.pipeline(transaction=False)
+        prepared: list[tuple[str, str, datetime, float, str, str]] = []
+        for platform, post_id, comment_id, at in hits:
+            t = as_jst(at).timestamp()
+            pk = post_key(platform, post_id)
+            flare_id = f"{int(t)}-{secrets.token_hex(4)}"
+            self._script(
+                keys=[hits_key(pk), ACTIVE_KEY],
+                args=[
+                    comment_id,
+                    repr(t),
+                    repr(t - self.window_seconds),
+                    self.window_seconds,
+                    self.threshold,
+                    pk,
+                    flare_id,
+                    flare_key(""),
+                    platform,
+                    post_id,
+                ],
+                client=pipe,
+            )
+            prepared.append((platform, post_id, at, t, pk, flare_id))
+        if not prepared:
+            return []
+        return [
+            self._started(platform, post_id, at, t, pk, flare_id, int(count), float(first))
+            for (platform, post_id, at, t, pk, flare_id), (started, count, first) in zip(
+                prepared, pipe.execute(), strict=True
+            )
+            if started
+        ]
+
+    def _started(
+        self,
+        platform: str,
+        post_id: str,
+        at: datetime,
+        t: float,
+        pk: str,
+        flare_id: str,
+        count: int,
+        first: float,
+    ) -> FlareState:
+        """Record and announce a flare-up the counting script has just opened."""
         state = FlareState(
             flare_id=flare_id,
             platform=platform,
             post_id=post_id,
             started_at=as_jst(at),
-            first_comment_at=datetime.fromtimestamp(float(first), JST),
+            first_comment_at=datetime.fromtimestamp(first, JST),
             comment_count=count,
             threshold=self.threshold,
             window_seconds=self.window_seconds,

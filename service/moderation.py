@@ -27,6 +27,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -412,77 +413,133 @@ class Moderation:
         at: datetime | None = None,
         only_if_pending: bool = False,
     ) -> bool:
-        """Queue a reversible hide for a pending item of high severity when nobody will look soon.
+        """`auto_hide_due` for one item: True when a hide was queued."""
+        return bool(
+            self.auto_hide_due(
+                [item_id],
+                emergency=emergency,
+                hours=hours,
+                min_severity=min_severity,
+                at=at,
+                only_if_pending=only_if_pending,
+            )
+        )
 
-        The item stays pending (staff still decide) and is marked 自動非表示 once Meta confirms.
-        Returns True when a hide was queued. The item's after-flag marker (keys.AFTER_FLAG_PENDING) is
-        removed in the same transaction, hide or not; `only_if_pending` does nothing unless the marker is
-        still there (a worker finishing what a dead one left must not hide what was already settled).
+    def auto_hide_due(
+        self,
+        item_ids: Sequence[str],
+        *,
+        emergency: bool,
+        hours: OperatingHours = DEFAULT_HOURS,
+        min_severity: Severity = Severity.HIGH,
+        at: datetime | None = None,
+        only_if_pending: bool = False,
+    ) -> list[str]:
+        """Queue a reversible hide for each pending item of high severity when nobody will look soon.
+
+        The items stay pending (staff still decide) and are marked 自動非表示 once Meta confirms. Returns
+        the items a hide was queued for. Each item's after-flag marker (keys.AFTER_FLAG_PENDING) is removed
+        in the same transaction, hide or not; `only_if_pending` leaves alone an item whose marker is gone (a
+        worker finishing what a dead one left must not hide what was already settled).
+
+        One transaction for the whole batch, three round trips: WATCH every item's keys, read them all in
+        one pipeline on another connection (after the WATCH, so a change in between still aborts the EXEC),
+        then MULTI … EXEC; a WatchError re-reads and decides again.
         """
         when = now_jst(at)
-        ckey, mkey = keys.comment(item_id), mod_key(item_id)
-        watched = (ckey, mkey, keys.AFTER_FLAG_PENDING) if only_if_pending else (ckey, mkey)
+        unique = list(dict.fromkeys(item_ids))
+        if not unique:
+            return []
+        watched = [k for item in unique for k in (keys.comment(item), mod_key(item))]
+        if only_if_pending:
+            watched.append(keys.AFTER_FLAG_PENDING)
+        with self._r.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    pipe.watch(*watched)
+                    reads = self._r.pipeline(transaction=False)
+                    for item in unique:
+                        reads.hgetall(keys.comment(item))
+                        reads.hgetall(mod_key(item))
+                        reads.zscore(keys.AFTER_FLAG_PENDING, item)
+                    replies = reads.execute()
+                    pipe.multi()
+                    queued: list[str] = []
+                    for n, item in enumerate(unique):
+                        raw, mod, marker = replies[3 * n : 3 * n + 3]
+                        if only_if_pending and marker is None:
+                            continue
+                        pipe.zrem(keys.AFTER_FLAG_PENDING, item)
+                        if raw and self._hide_is_due(
+                            Comment.from_hash(raw),
+                            ModState.from_hash(mod),
+                            when,
+                            emergency,
+                            hours,
+                            min_severity,
+                        ):
+                            self._queue_auto_hide(pipe, item, when, emergency)
+                            queued.append(item)
+                    pipe.execute()
+                    return queued
+                except redis.WatchError:
+                    continue
 
-        def run(pipe: redis.client.Pipeline) -> bool:
-            if only_if_pending and pipe.zscore(keys.AFTER_FLAG_PENDING, item_id) is None:
-                return False
-            raw = pipe.hgetall(ckey)
-            if not raw:
-                pipe.multi()
-                pipe.zrem(keys.AFTER_FLAG_PENDING, item_id)
-                return False
-            comment = Comment.from_hash(raw)
-            mod = ModState.from_hash(pipe.hgetall(mkey))
-            if (
-                comment.status != PENDING
-                or mod.inflight
-                or mod.meta_hidden
-                or comment.hidden_on_platform
-                or not should_auto_hide(
-                    comment.severity_level,
-                    when,
-                    emergency,
-                    hours=hours,
-                    min_severity=min_severity,
-                    needs_support=comment.needs_support,
-                )
-            ):
-                pipe.multi()
-                pipe.zrem(keys.AFTER_FLAG_PENDING, item_id)
-                return False
-            request = ActionRequest(uuid.uuid4().hex, item_id, "hide", "system", "system", when.timestamp())
-            pipe.multi()
-            pipe.zrem(keys.AFTER_FLAG_PENDING, item_id)
-            pipe.hset(
-                mkey,
-                mapping={
-                    "inflight": "hide",
-                    "inflight_request": request.request_id,
-                    "inflight_target": "",  # the status does not change: staff still decide
-                    "inflight_by": "system",
-                },
+    @staticmethod
+    def _hide_is_due(
+        comment: Comment,
+        mod: ModState,
+        when: datetime,
+        emergency: bool,
+        hours: OperatingHours,
+        min_severity: Severity,
+    ) -> bool:
+        return (
+            comment.status == PENDING
+            and not mod.inflight
+            and not mod.meta_hidden
+            and not comment.hidden_on_platform
+            and should_auto_hide(
+                comment.severity_level,
+                when,
+                emergency,
+                hours=hours,
+                min_severity=min_severity,
+                needs_support=comment.needs_support,
             )
-            pipe.xadd(ACTIONS_STREAM, request.to_fields())
-            self.audit.append(
-                AuditEntry(
-                    at=when.timestamp(),
-                    actor="system",
-                    role="system",
-                    action="auto_hide_requested",
-                    item_id=item_id,
-                    from_status=PENDING,
-                    to_status=PENDING,
-                    note="緊急モード中のため自動で非表示にします。"
-                    if emergency
-                    else "運用時間外のため自動で非表示にします。",
-                    detail=json.dumps({"request_id": request.request_id}),
-                ),
-                pipe=pipe,
-            )
-            return True
+        )
 
-        # WATCH the keys; redis-py re-runs `run` when one changes before EXEC.
-        return self._r.transaction(run, *watched, value_from_callable=True)
+    def _queue_auto_hide(
+        self, pipe: redis.client.Pipeline, item_id: str, when: datetime, emergency: bool
+    ) -> None:
+        """The hide request and its audit entry, queued on the caller's MULTI."""
+        request = ActionRequest(uuid.uuid4().hex, item_id, "hide", "system", "system", when.timestamp())
+        pipe.hset(
+            mod_key(item_id),
+            mapping={
+                "inflight": "hide",
+                "inflight_request": request.request_id,
+                "inflight_target": "",  # the status does not change: staff still decide
+                "inflight_by": "system",
+            },
+        )
+        pipe.xadd(ACTIONS_STREAM, request.to_fields())
+        self.audit.append(
+            AuditEntry(
+                at=when.timestamp(),
+                actor="system",
+                role="system",
+                action="auto_hide_requested",
+                item_id=item_id,
+                from_status=PENDING,
+                to_status=PENDING,
+                note="緊急モード中のため自動で非表示にします。"
+                if emergency
+                else "運用時間外のため自動で非表示にします。",
+                detail=json.dumps({"request_id": request.request_id}),
+            ),
+            pipe=pipe,
+        )
 
     def after_flagged(
         self,
@@ -495,26 +552,66 @@ class Moderation:
         at: datetime | None = None,
         recovering: bool = False,
     ) -> None:
-        """What follows a flagged comment being stored: author index, flare-up count, automatic hiding.
+        """`after_flagged_many` for one item."""
+        self.after_flagged_many(
+            [item_id],
+            flares=flares,
+            emergency=emergency,
+            hours=hours,
+            min_severity=min_severity,
+            at=at,
+            recovering=recovering,
+        )
 
-        Store.apply_event marks the item pending (keys.AFTER_FLAG_PENDING) in the transaction that stores
+    def after_flagged_many(
+        self,
+        item_ids: Sequence[str],
+        *,
+        flares: FlareDetector,
+        emergency: bool,
+        hours: OperatingHours = DEFAULT_HOURS,
+        min_severity: Severity = Severity.HIGH,
+        at: datetime | None = None,
+        recovering: bool = False,
+    ) -> None:
+        """What follows flagged comments being stored: author index, flare-up count, automatic hiding.
+
+        Store.apply_events marks each item pending (keys.AFTER_FLAG_PENDING) in the transaction that stores
         it, and the last step removes the mark in its own transaction, so a worker that dies in between
         leaves the mark for another to finish (`recovering=True`). The first two steps are idempotent (a
         sorted-set add; the flare count keys on the comment id), so running them twice changes nothing;
-        the hide is queued at most once.
+        the hide is queued at most once. A batch of a worker's comments costs a few round trips in all,
+        not a few per comment.
         """
-        if recovering and self._r.zscore(keys.AFTER_FLAG_PENDING, item_id) is None:
-            return  # finished meanwhile by the worker that stored it
-        comment = self.store.get(item_id)
-        if comment is None or not comment.flagged:
-            self._r.zrem(keys.AFTER_FLAG_PENDING, item_id)
+        if recovering:
+            markers = self._r.pipeline(transaction=False)
+            for item in item_ids:
+                markers.zscore(keys.AFTER_FLAG_PENDING, item)
+            # Those without a marker were finished meanwhile by the worker that stored them.
+            item_ids = [i for i, score in zip(item_ids, markers.execute(), strict=True) if score is not None]
+        if not item_ids:
             return
-        self.index_author(comment)
-        if comment.post_id:
-            received = datetime.fromtimestamp(comment.received_at, JST)
-            flares.record(comment.platform, comment.post_id, comment.comment_id, received)
-        self.auto_hide_if_due(
-            item_id,
+        reads = self._r.pipeline(transaction=False)
+        for item in item_ids:
+            reads.hgetall(keys.comment(item))
+        found = [Comment.from_hash(raw) if raw else None for raw in reads.execute()]
+        flagged = [c for c in found if c is not None and c.flagged]
+        settled = [i for i, c in zip(item_ids, found, strict=True) if c is None or not c.flagged]
+        indexes = self._r.pipeline(transaction=False)
+        if settled:
+            indexes.zrem(keys.AFTER_FLAG_PENDING, *settled)
+        for comment in flagged:
+            self.index_author(comment, pipe=indexes)
+        indexes.execute()
+        flares.record_many(
+            [
+                (c.platform, c.post_id, c.comment_id, datetime.fromtimestamp(c.received_at, JST))
+                for c in flagged
+                if c.post_id
+            ]
+        )
+        self.auto_hide_due(
+            [c.item_id for c in flagged],
             emergency=emergency,
             hours=hours,
             min_severity=min_severity,
@@ -532,10 +629,10 @@ class Moderation:
                     rows.append({"text": c.text, "labels": labels})
         return rows
 
-    def index_author(self, comment: Comment) -> None:
-        """Remember a flagged comment under its author, for the item page."""
+    def index_author(self, comment: Comment, *, pipe: redis.client.Pipeline | None = None) -> None:
+        """Remember a flagged comment under its author, for the item page (on `pipe` when given)."""
         if comment.flagged and comment.author_id:
-            self._r.zadd(
+            (pipe if pipe is not None else self._r).zadd(
                 author_key(comment.platform, comment.author_id), {comment.item_id: comment.received_at}
             )
 

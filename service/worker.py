@@ -120,9 +120,9 @@ class Worker:
         items = self._r.zrangebyscore(
             keys.AFTER_FLAG_PENDING, "-inf", cutoff, start=0, num=self._settings.worker_batch
         )
-        for item in items:
-            log.info("finishing after-flag steps a stopped worker left", extra={"item_id": item})
-            self._after_flagged(item, recovering=True)
+        if items:
+            log.info("finishing after-flag steps a stopped worker left", extra={"item_ids": items})
+            self._after_flagged(items, recovering=True)
         return len(items)
 
     def drain(self, *, idle_rounds: int = 1) -> int:
@@ -194,16 +194,17 @@ class Worker:
             self._r,
             [("duplicate" if o.duplicate else "applied", p.classify_seconds) for p, o in applied],
         )
-        for p, outcome in applied:
-            self._after_store(p, outcome)
-
-    def _after_store(self, p: _Prepared, outcome: ApplyOutcome) -> None:
-        verdict, event = p.verdict, p.event
         # 相談 first: staff are told at once, before anything else that follows a flag.
-        if verdict is not None and verdict.needs_support and not outcome.duplicate:
-            self._needs_support(outcome.item_id)
-        if outcome.flagged and not outcome.duplicate:
-            self._after_flagged(outcome.item_id)
+        for p, outcome in applied:
+            if p.verdict is not None and p.verdict.needs_support and not outcome.duplicate:
+                self._needs_support(outcome.item_id)
+        self._after_flagged([o.item_id for _p, o in applied if o.flagged and not o.duplicate])
+        for p, outcome in applied:
+            self._log_applied(p, outcome)
+
+    @staticmethod
+    def _log_applied(p: _Prepared, outcome: ApplyOutcome) -> None:
+        verdict, event = p.verdict, p.event
         log.info(
             "comment event applied",
             extra={
@@ -222,11 +223,14 @@ class Worker:
             },
         )
 
-    def _after_flagged(self, item_id: str, *, recovering: bool = False) -> None:
-        """Author index, flare-up count and automatic hiding; the comment is stored whatever happens here."""
+    def _after_flagged(self, item_ids: list[str], *, recovering: bool = False) -> None:
+        """Author index, flare-up count and automatic hiding of a batch's flagged comments, together; the
+        comments are stored whatever happens here."""
+        if not item_ids:
+            return
         try:
-            self._moderation.after_flagged(
-                item_id,
+            self._moderation.after_flagged_many(
+                item_ids,
                 flares=self._flares,
                 emergency=self._emergency.is_on(),
                 hours=self._hours,
@@ -236,7 +240,7 @@ class Worker:
         except redis.ConnectionError:
             raise
         except redis.RedisError as exc:
-            log.error("after-flagged steps failed", extra={"item_id": item_id, "error": type(exc).__name__})
+            log.error("after-flagged steps failed", extra={"item_ids": item_ids, "error": type(exc).__name__})
 
     def _needs_support(self, item_id: str) -> None:
         """Open a 相談 item and notify staff (webhook, e-mail) the first time a comment needs support."""
