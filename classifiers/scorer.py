@@ -38,6 +38,9 @@ _MANIFEST = "manifest.json"
 # Binary members: name -> array type code. Stored little-endian; texts as UTF-8 plus lengths in characters.
 _ARRAYS = {"idf": "d", "coef": "d", "word_lengths": "q", "char_lengths": "q"}
 _TEXTS = ("word_text", "char_text")
+# Members kept uncompressed: the coefficients deflate by only ~17% (full-precision doubles), and inflating
+# them was a third of loading the scorer, which every `classify` and worker start pays.
+_STORED = {"coef": zipfile.ZIP_STORED}
 
 # Numbers read from the archive: a zero-copy view on it, or (big-endian machines) a byte-swapped array.
 Buffer = memoryview | array
@@ -157,7 +160,7 @@ class ScorerParts:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as z:
             z.writestr(_MANIFEST, json.dumps(manifest, ensure_ascii=False, sort_keys=True))
             for name, data in members.items():
-                z.writestr(name, data)
+                z.writestr(name, data, compress_type=_STORED.get(name, zipfile.ZIP_DEFLATED))
         tmp.replace(path)
 
 
@@ -208,7 +211,9 @@ class CompiledScorer:
         self.categories = tuple(parts.categories)
         self.thresholds = {c: float(parts.thresholds[c]) for c in self.categories}
         self.metadata = dict(parts.metadata)
-        self._ngrams = NgramScorer(parts.word_terms, parts.char_terms, parts.idf, parts.coef, list(parts.intercept))
+        self._ngrams = NgramScorer(
+            parts.word_terms, parts.char_terms, parts.idf, parts.coef, list(parts.intercept)
+        )
         self._words = parts.word_terms
         self._chars = parts.char_terms
         # Single characters explain nothing to staff (a word bigram loses its joining space when shown).
@@ -250,7 +255,6 @@ class CompiledScorer:
             if len(chosen) == limit:
                 break
         return probs, chosen
-
 
     def name(self, row: int) -> str:
         """Feature row -> the text staff see for it (a word bigram without its joining space)."""

@@ -73,6 +73,9 @@ def test_scorer_archive_matches_sklearn(fitted: CommentModel, rows: list[dict], 
             ["manifest.json", "idf", "coef", "word_text", "word_lengths", "char_text", "char_lengths"]
         )
         json.loads(z.read("manifest.json"))
+        # The coefficients hardly deflate: stored as they are, loading them is a copy, not an inflate.
+        assert z.getinfo("coef").compress_type == zipfile.ZIP_STORED
+        assert z.getinfo("word_text").compress_type == zipfile.ZIP_DEFLATED
     scorer = load_scorer(archive, path)
     assert scorer.metadata == {"version": "2025.11.24-zip"}
     assert scorer.thresholds == fitted.thresholds_
@@ -194,4 +197,6 @@ def test_model_info_of_shipped_model() -> None:
     assert f"Version: `{info['version']}`" in (REPO / "models" / "MODEL_CARD.md").read_text(encoding="utf-8")
     shipped = load(REPO / "models" / "comment_model.skops")
     texts = SAMPLE[:4]
-    assert np.max(np.abs(model_phase._judge().scorer.predict_proba(texts) - shipped.predict_proba(texts))) < 1e-6
+    assert (
+        np.max(np.abs(model_phase._judge().scorer.predict_proba(texts) - shipped.predict_proba(texts))) < 1e-6
+    )
