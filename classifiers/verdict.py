@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import json
+from dataclasses import dataclass, field
+from json.encoder import encode_basestring
 from typing import Any
 
 from classifiers.categories import CATEGORIES, Severity
+
+# Severity.label reads the enum member's name, a property: looked up once per member instead.
+_LABELS = {s: s.label for s in Severity}
+# json.dumps(..., ensure_ascii=False) without building its encoder on every call.
+_encode = json.JSONEncoder(ensure_ascii=False).encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,9 +28,16 @@ class Match:
     score: float = 1.0  # rules are 1.0; detectors may be lower
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["severity"] = self.severity.label
-        return d
+        # Field by field: dataclasses.asdict deep-copies each value, which costs more than the rest of this.
+        return {
+            "rule_id": self.rule_id,
+            "category": self.category,
+            "start": self.start,
+            "end": self.end,
+            "text": self.text,
+            "severity": _LABELS[self.severity],
+            "score": self.score,
+        }
 
 
 # Not frozen: a frozen dataclass sets each of its fields through object.__setattr__, which costs more than
@@ -60,7 +74,7 @@ class Verdict:
             "flagged": self.flagged,
             "categories": list(self.categories),
             "scores": {k: round(v, 4) for k, v in self.scores.items()},
-            "severity": self.severity.label,
+            "severity": _LABELS[self.severity],
             "clauses": list(self.clauses),
             "action": self.action,
             "matches": [m.to_dict() for m in self.matches],
@@ -71,6 +85,41 @@ class Verdict:
             "support_kind": self.support_kind,
             "support_matches": [m.to_dict() for m in self.support_matches],
         }
+
+    def to_json(self) -> str:
+        """``json.dumps(self.to_dict(), ensure_ascii=False)``, written directly: `shakyo-mod classify` prints
+        one per comment, and building the dict then encoding it cost a tenth of classifying the comment."""
+        return "".join(
+            [
+                '{"flagged": ',
+                "true" if self.flagged else "false",
+                ', "categories": [',
+                ", ".join(map(encode_basestring, self.categories)),
+                '], "scores": {',
+                ", ".join([encode_basestring(k) + ": " + _score_json(v) for k, v in self.scores.items()]),
+                '}, "severity": "',
+                _LABELS[self.severity],
+                '", "clauses": [',
+                ", ".join(map(encode_basestring, self.clauses)),
+                '], "action": ',
+                encode_basestring(self.action),
+                ', "matches": [',
+                ", ".join([_encode(m.to_dict()) for m in self.matches]),
+                '], "model_tokens": [',
+                ", ".join(map(encode_basestring, self.model_tokens)),
+                '], "needs_review": ',
+                "true" if self.needs_review else "false",
+                ', "review_categories": [',
+                ", ".join(map(encode_basestring, self.review_categories)),
+                '], "needs_support": ',
+                "true" if self.needs_support else "false",
+                ', "support_kind": ',
+                encode_basestring(self.support_kind),
+                ', "support_matches": [',
+                ", ".join([_encode(m.to_dict()) for m in self.support_matches]),
+                "]}",
+            ]
+        )
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Verdict:
@@ -93,3 +142,14 @@ class Verdict:
 
 def _match(d: dict[str, Any]) -> Match:
     return Match(**{**d, "severity": Severity.parse(d["severity"])})
+
+
+def _score_json(value: float) -> str:
+    """``round(value, 4)`` as JSON. A score in 0..1 is formatted to 4 places with trailing zeros dropped:
+    the same digits (both round the exact binary value, half to even) and, a score being under 1e16 and 0 or
+    at least 1e-4 once rounded, the same notation as its repr, in a third of the time."""
+    if not 0.0 <= value <= 1.0:  # also NaN, which JSON spells NaN
+        return _encode(round(value, 4))
+    text = "%.4f" % value  # noqa: UP031 - "%" formats a float in 2/3 of an f-string's time
+    text = text.rstrip("0")
+    return text + "0" if text[-1] == "." else text

@@ -255,6 +255,8 @@ def _classify(args: argparse.Namespace) -> int:
     from service.settings import load_settings
 
     configure_classifier(load_settings())
+    encode = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False), built once
+    write = sys.stdout.write
     for line in sys.stdin:
         if not line.strip():
             continue
@@ -269,10 +271,11 @@ def _classify(args: argparse.Namespace) -> int:
                 raise ValueError('"text" must be a string')
             author = data.get("author")
             verdict = classifiers.moderate(text, author=author if isinstance(author, str) else None)
-            out = {"id": item_id, **verdict.to_dict()}
+            # {"id": …, **verdict.to_dict()} as JSON: the verdict's object with the id put first.
+            out = '{"id": ' + encode(item_id) + ", " + verdict.to_json()[1:]
         except ValueError as exc:  # includes JSONDecodeError
-            out = {"id": item_id, "error": str(exc)}
-        sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+            out = encode({"id": item_id, "error": str(exc)})
+        write(out + "\n")
         # A program feeding lines one at a time needs each answer at once; a file piped in does not, and a
         # flush per line costs more than many comments' classification. Flush when no more input is waiting.
         if not select.select([sys.stdin], [], [], 0)[0]:

@@ -85,6 +85,14 @@ def test_classify_json_lines_in_order_with_a_bad_line(cli_env: dict[str, str], t
     assert out[0]["flagged"] is True and out[0]["categories"] and out[0]["severity"] != "none"
     assert "error" in out[1] and "error" in out[3]
     assert out[2]["flagged"] is False and set(out[2]) >= {"scores", "clauses", "action", "matches"}
+    # Written directly (Verdict.to_json), each line is still exactly json.dumps of the id and the verdict.
+    from classifiers import moderate
+
+    lines = result.stdout.splitlines()
+    for i, text in ((0, TOXIC), (2, BENIGN)):
+        expected = {"id": out[i]["id"], **moderate(text).to_dict()}
+        assert lines[i] == json.dumps(expected, ensure_ascii=False)
+    assert lines[1] == json.dumps({"id": None, "error": out[1]["error"]}, ensure_ascii=False)
 
 
 @pytest.mark.slow
