@@ -327,7 +327,8 @@ class Store:
                     old = Comment.from_hash(raw) if raw else None
                     new, history = _merge(old, event, received_at, verdict, time.time())
                     pipe.multi()
-                    _write_applied(pipe, stream_id, new, history, group)
+                    _write_applied(pipe, stream_id, new, history, created=old is None)
+                    pipe.xack(keys.EVENTS, group, stream_id)
                     pipe.execute()
                     return ApplyOutcome(item, False, old is None, new.flagged, new.status)
                 except redis.WatchError:
@@ -369,16 +370,16 @@ class Store:
                         items, entries, applied, strict=True
                     ):
                         if done:
-                            pipe.xack(keys.EVENTS, group, stream_id)
                             outcomes.append(ApplyOutcome(item, duplicate=True))
                             continue
                         old = Comment.from_hash(hashes[item]) if hashes[item] else None
                         new, history = _merge(old, event, received_at, verdict, time.time())
                         hashes[item] = {
                             **hashes[item],
-                            **_write_applied(pipe, stream_id, new, history, group),
+                            **_write_applied(pipe, stream_id, new, history, created=old is None),
                         }
                         outcomes.append(ApplyOutcome(item, False, old is None, new.flagged, new.status))
+                    pipe.xack(keys.EVENTS, group, *(stream_id for stream_id, *_rest in entries))
                     pipe.execute()
                     return outcomes
                 except redis.WatchError:
@@ -386,10 +387,10 @@ class Store:
 
 
 def _write_applied(
-    pipe: redis.client.Pipeline, stream_id: str, new: Comment, history: list[dict[str, Any]], group: str
+    pipe: redis.client.Pipeline, stream_id: str, new: Comment, history: list[dict[str, Any]], *, created: bool
 ) -> dict[str, str]:
     """The writes of one applied stream entry, queued on a transaction: the record, its history, the
-    indexes and queue, the applied id and the XACK. Returns the record's fields as written."""
+    indexes and queue, the applied id (the caller adds the XACK). Returns the record's fields as written."""
     item = new.item_id
     written = new.to_hash()
     pipe.hset(keys.comment(item), mapping=written)
@@ -402,18 +403,19 @@ def _write_applied(
         # The after-flag steps run after this transaction; until they are done the marker
         # lets another worker finish them if this one dies in between.
         pipe.zadd(keys.AFTER_FLAG_PENDING, {item: time.time()})
-    _place_in_queue(pipe, new)
-    pipe.xack(keys.EVENTS, group, stream_id)
+    _place_in_queue(pipe, new, created=created)
     return written
 
 
-def _place_in_queue(pipe: redis.client.Pipeline, comment: Comment) -> None:
-    """Keep the item in exactly the queue set of its status (none for "clear")."""
+def _place_in_queue(pipe: redis.client.Pipeline, comment: Comment, *, created: bool = False) -> None:
+    """Keep the item in exactly the queue set of its status (none for "clear"). A comment `created` in
+    this transaction is in no queue set yet: nothing to remove it from (most of a worker's writes)."""
     # Every queue change passes here inside its transaction, so the open staff pages hear of it (service.live).
     pipe.publish(keys.LIVE, comment.item_id)
-    for status in QUEUE_STATUSES:
-        if status != comment.status:
-            pipe.zrem(keys.queue(status), comment.item_id)
+    if not created:
+        for status in QUEUE_STATUSES:
+            if status != comment.status:
+                pipe.zrem(keys.queue(status), comment.item_id)
     if comment.status in QUEUE_STATUSES:
         score = queue_score(comment.severity_level, comment.received_at)
         pipe.zadd(keys.queue(comment.status), {comment.item_id: score})

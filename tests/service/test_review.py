@@ -239,7 +239,8 @@ def test_an_auto_hidden_comment_edited_into_review_can_be_shown_again(r: redis.R
     m.complete(pending_request(r, item), ok("hide"))
     cid = item.split(":", 1)[1]
     edited = CommentEvent("facebook", "555", cid, "edited", SUSPECT, entry_time=time.time() + 60)
-    Store(r).apply_event("99-0", edited, received_at=time.time(), verdict=VERDICTS[SUSPECT])
+    # A stream id add_flagged never uses (it numbers from 1; a clash would make the edit a redelivery).
+    Store(r).apply_event("999999-0", edited, received_at=time.time(), verdict=VERDICTS[SUSPECT])
     assert Store(r).get(item).status == REVIEW and m.state(item).meta_hidden  # type: ignore[union-attr]
     out = m.decide(item, "unhide", actor="tanaka", role="staff")
     assert (out.from_status, out.to_status, out.queued) == (REVIEW, PROCESSING, "unhide")

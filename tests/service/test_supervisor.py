@@ -16,6 +16,7 @@ import httpx
 import psutil
 import pytest
 
+from service.processes.roles import BACKGROUND_NICENESS
 from tests.conftest import TOXIC, VERIFY_TOKEN, free_port, run_cli
 from tests.service.test_processes import Serve
 from tests.webhooks.payloads import APP_SECRET, IG_ACCOUNT_ID, PAGE_ID, fb_comment, fb_payload
@@ -73,6 +74,14 @@ def test_serve_runs_separate_processes_and_restarts_a_killed_worker(
         roles = _children(serve)
         assert sorted(roles) == ["events", "jobs", "web"]
         assert len(roles["events"]) == max(1, len(os.sched_getaffinity(0)) - 1)  # default: cores − 1
+        # The web process goes first when the cores are busy: the others run niced, under the batch policy.
+        base = os.getpriority(os.PRIO_PROCESS, 0)
+        for role, procs in roles.items():
+            for proc in procs:
+                background = role != "web"
+                assert proc.nice() == (min(19, base + BACKGROUND_NICENESS) if background else base), role
+                policy = os.SCHED_BATCH if background else os.SCHED_OTHER
+                assert os.sched_getscheduler(proc.pid) == policy, role
         killed = roles["events"][0]
         killed.send_signal(signal.SIGKILL)
         _wait(
