@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from service.settings import Settings
 
 Handler = Callable[[argparse.Namespace], int]
+_CLASSIFY_WRITE_EVERY = 500  # answers written together at most, when a file is piped in
 
 # Module → the top-level commands it adds (one line per module).
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
@@ -256,7 +257,9 @@ def _classify(args: argparse.Namespace) -> int:
 
     configure_classifier(load_settings())
     encode = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False), built once
-    write = sys.stdout.write
+    # Answers wait here until they are written together: under PYTHONUNBUFFERED (common in containers)
+    # every sys.stdout.write would be a system call of its own.
+    pending: list[str] = []
     for line in sys.stdin:
         if not line.strip():
             continue
@@ -275,13 +278,21 @@ def _classify(args: argparse.Namespace) -> int:
             out = '{"id": ' + encode(item_id) + ", " + verdict.to_json()[1:]
         except ValueError as exc:  # includes JSONDecodeError
             out = encode({"id": item_id, "error": str(exc)})
-        write(out + "\n")
+        pending.append(out)
         # A program feeding lines one at a time needs each answer at once; a file piped in does not, and a
-        # flush per line costs more than many comments' classification. Flush when no more input is waiting.
-        if not select.select([sys.stdin], [], [], 0)[0]:
-            sys.stdout.flush()
-    sys.stdout.flush()
+        # write per line costs more than many comments' classification. Write when no more input is
+        # waiting, or when enough answers have gathered.
+        if len(pending) >= _CLASSIFY_WRITE_EVERY or not select.select([sys.stdin], [], [], 0)[0]:
+            _write_lines(pending)
+    _write_lines(pending)
     return 0
+
+
+def _write_lines(lines: list[str]) -> None:
+    if lines:
+        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.flush()
+        lines.clear()
 
 
 def _train(args: argparse.Namespace) -> int:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import select
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -93,6 +96,35 @@ def test_classify_json_lines_in_order_with_a_bad_line(cli_env: dict[str, str], t
         expected = {"id": out[i]["id"], **moderate(text).to_dict()}
         assert lines[i] == json.dumps(expected, ensure_ascii=False)
     assert lines[1] == json.dumps({"id": None, "error": out[1]["error"]}, ensure_ascii=False)
+
+
+def test_classify_answers_each_line_a_program_feeds_before_the_next(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Answers are written in batches for a piped file, but a program waiting for each answer gets it."""
+    cli_env["PYTHONUNBUFFERED"] = "1"  # the container setting under which every write was a system call
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "service", "classify"],
+        env=cli_env,
+        cwd=tmp_path,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        for n, text in enumerate((TOXIC, BENIGN, TOXIC)):
+            proc.stdin.write(json.dumps({"id": n, "text": text}, ensure_ascii=False) + "\n")
+            proc.stdin.flush()
+            # Nothing more is sent until this answer arrives: without it the two would wait on each other.
+            ready, _, _ = select.select([proc.stdout], [], [], 120)
+            assert ready, f"no answer to line {n}"
+            assert json.loads(proc.stdout.readline())["id"] == n
+        proc.stdin.close()
+        assert proc.wait(60) == 0 and proc.stdout.read() == ""
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 @pytest.mark.slow
