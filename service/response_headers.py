@@ -1,8 +1,8 @@
 """Headers every response gets, added as plain ASGI middleware.
 
-Starlette's ``@app.middleware("http")`` wraps each request and response in extra objects and tasks; on the
-webhook path, which must answer in milliseconds under load, two such layers cost more than the route itself.
-This middleware only edits the headers of the response-start message as it passes.
+Starlette's ``@app.middleware("http")`` wraps each request and response in extra objects and tasks; this
+middleware only edits the headers of the response-start message as it passes. (The webhook POST never
+reaches it: service.webhook_receiver answers it in front of the app, with its own ``no-store``.)
 """
 
 from __future__ import annotations

@@ -124,7 +124,8 @@ def test_facebook_verbs_and_batches_are_stored_before_the_200(app_url: str, r: r
         extra_entries=[fb_entry([fb_comment(cid, verb="hide"), fb_comment(cid, verb="remove")])],
     )
     resp = post(app_url, to_body(payload))
-    assert resp.status_code == 200
+    assert resp.status_code == 200 and resp.json() == {"result": "ok"}
+    assert resp.headers["content-type"] == "application/json" and resp.headers["cache-control"] == "no-store"
     events = stream_events(r)  # read right after the 200: already durable
     assert [(e.comment_id, e.verb) for e in events] == [
         (cid, "add"),
