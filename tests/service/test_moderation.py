@@ -17,7 +17,14 @@ from service.accounts import AccountStore, Role
 from service.audit import AuditLog
 from service.hours import JST
 from service.incidents import FlareDetector
-from service.moderation import ACTIONS_STREAM, PROCESSING, ActionRequest, Moderation, ModerationError
+from service.moderation import (
+    ACTIONS_STREAM,
+    PROCESSING,
+    ActionRequest,
+    Moderation,
+    ModerationError,
+    author_key,
+)
 from service.store import Store
 from tests.conftest import run_cli
 from webhooks.events import CommentEvent
@@ -295,6 +302,38 @@ def test_after_flagged_counts_a_flare_up_on_one_post(r: redis.Redis) -> None:
     m.after_flagged(other, flares=flares, emergency=False, at=WEEKDAY_NOON)
     [flare] = flares.active()
     assert (flare.post_id, flare.comment_count) == ("555_900", 3)
+
+
+def test_after_flagged_many_does_each_comment_of_a_batch_once(r: redis.Redis) -> None:
+    """A worker's batch: every flagged comment indexed under its author, counted towards its post's flare-up,
+    and decided for auto-hiding in one transaction; the markers all settled; a second call changes nothing."""
+    m = Moderation(r)
+    flares = FlareDetector(r, threshold=3, window_seconds=600)
+    start = time.time()
+    high = [
+        add_flagged(
+            r,
+            f"殺してやる{i}",
+            categories=["threat"],
+            severity=Severity.HIGH,
+            span="殺してやる",
+            post_id="555_950",
+            author_id=f"b{i}",
+            received_at=start + i,
+        )
+        for i in range(3)
+    ]
+    medium = add_flagged(r, "バカ", post_id="555_951", author_id="b9", received_at=start)
+    batch = [*high, medium]
+    assert all(r.zscore(keys.AFTER_FLAG_PENDING, item) is not None for item in batch)
+    m.after_flagged_many(batch, flares=flares, emergency=False, at=WEEKDAY_NIGHT)
+    m.after_flagged_many(batch, flares=flares, emergency=False, at=WEEKDAY_NIGHT)  # redone: no second hide
+    assert [m.state(item).inflight for item in batch] == ["hide", "hide", "hide", ""]
+    assert [f["item_id"] for _id, f in r.xrange(ACTIONS_STREAM)] == high
+    assert all(r.zscore(keys.AFTER_FLAG_PENDING, item) is None for item in batch)
+    assert all(r.zcard(author_key("facebook", f"b{i}")) == 1 for i in (0, 1, 2, 9))
+    [flare] = flares.active()
+    assert (flare.post_id, flare.comment_count) == ("555_950", 3)
 
 
 def test_training_decisions_follow_staff_outcomes(r: redis.Redis) -> None:
