@@ -48,7 +48,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from webhook_load import APP_SECRET, CONNECTIONS, PAGE_ID, _free_port, _payload, _post  # noqa: E402
+from webhook_load import APP_SECRET, CONNECTIONS, PAGE_ID, _free_port, _payload, _post, bench_env  # noqa: E402
 
 from service import keys  # noqa: E402
 from service.redis_conn import EmbeddedRedis  # noqa: E402
@@ -136,21 +136,6 @@ def _pct(ordered: list[float], q: float) -> float | None:
 # -- processes -------------------------------------------------------------------------------------------
 
 
-def _env(data_dir: Path, fsync: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHAKYO_")}
-    env.update(
-        PYTHONPATH=str(REPO),
-        SHAKYO_META_APP_SECRET=APP_SECRET,
-        SHAKYO_META_VERIFY_TOKEN="bench-verify-token",
-        SHAKYO_FACEBOOK_PAGE_ID=PAGE_ID,
-        SHAKYO_DATA_DIR=str(data_dir),
-        SHAKYO_LOG_LEVEL="WARNING",
-        SHAKYO_REDIS_FSYNC=fsync,
-        SHAKYO_REPORT_SCHEDULE="false",  # no report catch-up competing with the load
-    )
-    return env
-
-
 def _wait_http(url: str, proc: subprocess.Popen[bytes], ok: Callable[[httpx.Response], bool]) -> None:
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -218,7 +203,7 @@ class Serve:
         self.port = _free_port()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "service", "serve", "--port", str(self.port)],
-            env=_env(self.data_dir, fsync),
+            env=bench_env(self.data_dir, fsync),
             cwd=self.data_dir,
         )
         _wait_http(f"http://127.0.0.1:{self.port}/readyz", self.proc, lambda r: r.status_code in (200, 503))
@@ -325,7 +310,7 @@ def baseline_round(args: argparse.Namespace, fsync: str, rates: list[float]) -> 
             "--app-secret",
             APP_SECRET,
         ],
-        env=_env(data_dir, fsync),
+        env=bench_env(data_dir, fsync),
         cwd=data_dir,
     )
     out: dict[str, Any] = {}
@@ -369,7 +354,7 @@ def worker_throughput(n: int) -> dict[str, Any]:
         await aclient.aclose()
 
     asyncio.run(fill())
-    env = {**_env(data_dir, "always"), "SHAKYO_REDIS_URL": server.url}
+    env = {**bench_env(data_dir, "always"), "SHAKYO_REDIS_URL": server.url}
     proc = subprocess.Popen([sys.executable, "-m", "service", "worker"], env=env, cwd=data_dir)
     try:
         while not client.exists(keys.comment(f"facebook:{PAGE_ID}_1_0")):
@@ -412,7 +397,7 @@ def classification(n: int) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
         for i, text in enumerate(comments):
             f.write(json.dumps({"id": i, "text": text}, ensure_ascii=False) + "\n")
-    env = _env(Path(tempfile.mkdtemp(prefix="shakyo-classify-")), "always")
+    env = bench_env(Path(tempfile.mkdtemp(prefix="shakyo-classify-")), "always")
     tokenizer = Dictionary(dict="core").tokenizer(SplitMode.C)
 
     def bare() -> float:
@@ -446,7 +431,7 @@ def classification(n: int) -> dict[str, Any]:
 
 def startup() -> dict[str, float]:
     """Wall seconds of whole commands that do no work: start-up is all they cost."""
-    env = _env(Path(tempfile.mkdtemp(prefix="shakyo-startup-")), "always")
+    env = bench_env(Path(tempfile.mkdtemp(prefix="shakyo-startup-")), "always")
     out: dict[str, float] = {}
     for name, argv in {
         "classify (empty input)": ["classify"],

@@ -155,6 +155,22 @@ def _load_process(port: int, rate: float, duration: float, toxic_every: int, out
     out.put(asyncio.run(_generate("127.0.0.1", port, rate, duration, toxic_every)))
 
 
+def bench_env(data_dir: Path, fsync: str) -> dict[str, str]:
+    """The environment of a benchmarked `serve` (or other command): ours only, nothing of the caller's SHAKYO_."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHAKYO_")}
+    env.update(
+        PYTHONPATH=str(REPO),
+        SHAKYO_META_APP_SECRET=APP_SECRET,
+        SHAKYO_META_VERIFY_TOKEN="bench-verify-token",
+        SHAKYO_FACEBOOK_PAGE_ID=PAGE_ID,
+        SHAKYO_DATA_DIR=str(data_dir),
+        SHAKYO_LOG_LEVEL="WARNING",
+        SHAKYO_REDIS_FSYNC=fsync,
+        SHAKYO_REPORT_SCHEDULE="false",  # no report catch-up competing with the load
+    )
+    return env
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -201,16 +217,7 @@ def main() -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="shakyo-bench-"))
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHAKYO_")}
-    env.update(
-        PYTHONPATH=str(REPO),
-        SHAKYO_META_APP_SECRET=APP_SECRET,
-        SHAKYO_META_VERIFY_TOKEN="bench-verify-token",
-        SHAKYO_FACEBOOK_PAGE_ID=PAGE_ID,
-        SHAKYO_DATA_DIR=str(data_dir),
-        SHAKYO_LOG_LEVEL="WARNING",
-        SHAKYO_REDIS_FSYNC=args.fsync,
-    )
+    env = bench_env(data_dir, args.fsync)
     serve = subprocess.Popen(
         [sys.executable, "-m", "service", "serve", "--port", str(port)], env=env, cwd=data_dir
     )

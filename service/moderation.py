@@ -6,7 +6,7 @@
        └──課長へ相談──▶ escalated ──課長が承認(削除/非表示/問題なし)──▶ processing | dismissed
     any open item ──Meta says it is gone──▶ removed_on_platform
     review (要確認, only the model suspects it) takes the same decisions as pending; it is never auto-hidden
-    (auto_hide_if_due acts on pending items only, and the after-flag steps run for flagged ones only)
+    (auto_hide_due acts on pending items only, and the after-flag steps run for flagged ones only)
 
 Every transition is one MULTI/EXEC with its audit entry, and a decision that needs Meta writes its
 request to the durable action stream (service.actions) in that same transaction, so a click is either
@@ -403,28 +403,6 @@ class Moderation:
 
     # -- automatic hiding (policy 3(1)ウ) ------------------------------------------------------------
 
-    def auto_hide_if_due(
-        self,
-        item_id: str,
-        *,
-        emergency: bool,
-        hours: OperatingHours = DEFAULT_HOURS,
-        min_severity: Severity = Severity.HIGH,
-        at: datetime | None = None,
-        only_if_pending: bool = False,
-    ) -> bool:
-        """`auto_hide_due` for one item: True when a hide was queued."""
-        return bool(
-            self.auto_hide_due(
-                [item_id],
-                emergency=emergency,
-                hours=hours,
-                min_severity=min_severity,
-                at=at,
-                only_if_pending=only_if_pending,
-            )
-        )
-
     def auto_hide_due(
         self,
         item_ids: Sequence[str],
@@ -539,28 +517,6 @@ class Moderation:
                 detail=json.dumps({"request_id": request.request_id}),
             ),
             pipe=pipe,
-        )
-
-    def after_flagged(
-        self,
-        item_id: str,
-        *,
-        flares: FlareDetector,
-        emergency: bool,
-        hours: OperatingHours = DEFAULT_HOURS,
-        min_severity: Severity = Severity.HIGH,
-        at: datetime | None = None,
-        recovering: bool = False,
-    ) -> None:
-        """`after_flagged_many` for one item."""
-        self.after_flagged_many(
-            [item_id],
-            flares=flares,
-            emergency=emergency,
-            hours=hours,
-            min_severity=min_severity,
-            at=at,
-            recovering=recovering,
         )
 
     def after_flagged_many(

@@ -141,7 +141,9 @@ def test_auto_hide_then_delete_calls_meta_once_per_action(r: redis.Redis, graph:
     cid = item.split(":", 1)[1]
     graph.add_comment(cid)
     m = Moderation(r)
-    assert m.auto_hide_if_due(item, emergency=False, at=datetime(2026, 11, 28, 10, 0, tzinfo=JST))  # Saturday
+    assert m.auto_hide_due([item], emergency=False, at=datetime(2026, 11, 28, 10, 0, tzinfo=JST)) == [
+        item
+    ]  # Saturday
     worker = make_worker(r, graph)
     worker.drain()
     assert graph.is_hidden(cid) and m.state(item).auto_hidden and m.store.get(item).status == "pending"

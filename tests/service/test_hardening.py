@@ -148,7 +148,7 @@ def test_after_flag_steps_a_dead_worker_left_are_finished_once(
     # The hide fails at Meta; a late second run of the steps must not queue another one.
     m = Moderation(r)
     assert m.complete(pending_request(r, item), ok().__class__(False, "failed", "失敗")) == "pending"
-    m.after_flagged(item, flares=survivor._flares, emergency=False, recovering=True)
+    m.after_flagged_many([item], flares=survivor._flares, emergency=False, recovering=True)
     assert r.xlen(ACTIONS_STREAM) == 1
 
 
@@ -160,7 +160,7 @@ def test_a_live_worker_settles_the_marker_with_or_without_a_hide(
     worker = Worker(r, settings)
     during_hours = datetime(2026, 3, 10, 10, 0, tzinfo=JST)  # a Tuesday morning: staff are in
     item = add_flagged(r, severity=Severity.HIGH)
-    m.after_flagged(item, flares=worker._flares, emergency=False, at=during_hours)
+    m.after_flagged_many([item], flares=worker._flares, emergency=False, at=during_hours)
     assert r.zcard(keys.AFTER_FLAG_PENDING) == 0 and r.xlen(ACTIONS_STREAM) == 0
 
 

@@ -212,11 +212,11 @@ WEEKDAY_NOON = datetime(2026, 11, 25, 12, 0, tzinfo=JST)
 def test_high_severity_is_auto_hidden_at_night_and_stays_pending(r: redis.Redis) -> None:
     m = Moderation(r)
     item = add_flagged(r, "殺してやる", categories=["threat"], severity=Severity.HIGH, span="殺してやる")
-    assert m.auto_hide_if_due(item, emergency=False, at=WEEKDAY_NIGHT)
+    assert m.auto_hide_due([item], emergency=False, at=WEEKDAY_NIGHT) == [item]
     request = pending_request(r, item)
     assert (request.action, request.actor) == ("hide", "system")
     assert m.store.get(item).status == "pending"
-    assert not m.auto_hide_if_due(item, emergency=False, at=WEEKDAY_NIGHT)  # already queued
+    assert not m.auto_hide_due([item], emergency=False, at=WEEKDAY_NIGHT)  # already queued
     assert m.complete(request, ok("hide")) == "pending"
     state = m.state(item)
     assert state.auto_hidden and state.meta_hidden
@@ -227,18 +227,18 @@ def test_auto_hide_skips_office_hours_low_severity_and_acted_items(r: redis.Redi
     m = Moderation(r)
     high = add_flagged(r, "殺してやる", categories=["threat"], severity=Severity.HIGH, span="殺してやる")
     medium = add_flagged(r)
-    assert not m.auto_hide_if_due(high, emergency=False, at=WEEKDAY_NOON)
-    assert not m.auto_hide_if_due(medium, emergency=False, at=WEEKDAY_NIGHT)
-    assert m.auto_hide_if_due(high, emergency=True, at=WEEKDAY_NOON)  # 緊急モード: at all hours
+    assert not m.auto_hide_due([high], emergency=False, at=WEEKDAY_NOON)
+    assert not m.auto_hide_due([medium], emergency=False, at=WEEKDAY_NIGHT)
+    assert m.auto_hide_due([high], emergency=True, at=WEEKDAY_NOON) == [high]  # 緊急モード: at all hours
     done = add_flagged(r, "殺してやる", categories=["threat"], severity=Severity.HIGH, span="殺してやる")
     m.decide(done, "escalate", actor="tanaka", role="staff")
-    assert not m.auto_hide_if_due(done, emergency=True, at=WEEKDAY_NOON)
+    assert not m.auto_hide_due([done], emergency=True, at=WEEKDAY_NOON)
 
 
 def test_dismissing_an_auto_hidden_item_shows_it_again_first(r: redis.Redis) -> None:
     m = Moderation(r)
     item = add_flagged(r, "殺してやる", categories=["threat"], severity=Severity.HIGH, span="殺してやる")
-    m.auto_hide_if_due(item, emergency=False, at=WEEKDAY_NIGHT)
+    m.auto_hide_due([item], emergency=False, at=WEEKDAY_NIGHT)
     m.complete(pending_request(r, item), ok("hide"))
     out = m.decide(item, "dismiss", actor="tanaka", role="staff", note="冗談の文脈")
     assert (out.to_status, out.queued) == (PROCESSING, "unhide")
@@ -249,7 +249,7 @@ def test_dismissing_an_auto_hidden_item_shows_it_again_first(r: redis.Redis) -> 
 def test_hiding_an_auto_hidden_item_needs_no_second_call(r: redis.Redis) -> None:
     m = Moderation(r)
     item = add_flagged(r, "殺してやる", categories=["threat"], severity=Severity.HIGH, span="殺してやる")
-    m.auto_hide_if_due(item, emergency=False, at=WEEKDAY_NIGHT)
+    m.auto_hide_due([item], emergency=False, at=WEEKDAY_NIGHT)
     m.complete(pending_request(r, item), ok("hide"))
     before = r.xlen(ACTIONS_STREAM)
     assert m.decide(item, "hide", actor="tanaka", role="staff").to_status == "hidden"
@@ -287,7 +287,7 @@ def test_after_flagged_hides_by_operating_hours(
 ) -> None:
     m = Moderation(r)
     item = add_flagged(r, "殺してやる", categories=["threat"], severity=Severity.HIGH, span="殺してやる")
-    m.after_flagged(item, flares=FlareDetector(r, 5, 600), emergency=emergency, at=at)
+    m.after_flagged_many([item], flares=FlareDetector(r, 5, 600), emergency=emergency, at=at)
     assert bool(m.state(item).inflight == "hide") is hidden
 
 
@@ -297,9 +297,9 @@ def test_after_flagged_counts_a_flare_up_on_one_post(r: redis.Redis) -> None:
     start = time.time()
     for i in range(3):
         item = add_flagged(r, f"バカ{i}", post_id="555_900", author_id=f"a{i}", received_at=start + i)
-        m.after_flagged(item, flares=flares, emergency=False, at=WEEKDAY_NOON)
+        m.after_flagged_many([item], flares=flares, emergency=False, at=WEEKDAY_NOON)
     other = add_flagged(r, "バカ", post_id="555_901", received_at=start)
-    m.after_flagged(other, flares=flares, emergency=False, at=WEEKDAY_NOON)
+    m.after_flagged_many([other], flares=flares, emergency=False, at=WEEKDAY_NOON)
     [flare] = flares.active()
     assert (flare.post_id, flare.comment_count) == ("555_900", 3)
 

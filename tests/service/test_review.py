@@ -130,9 +130,13 @@ def test_review_is_never_auto_hidden_out_of_hours_or_in_emergency(
     assert [f["item_id"] for _, f in r.xrange(ACTIONS_STREAM)] == ["facebook:9_6"]
     # Called directly, at night and in 緊急モード, the automatic hide still refuses it.
     for at in (WEEKDAY_NIGHT, WEEKDAY_NOON):
-        assert not m.auto_hide_if_due("facebook:9_5", emergency=True, at=at, min_severity=Severity.NONE)
-        m.after_flagged(
-            "facebook:9_5", flares=FlareDetector(r, 1, 600), emergency=True, at=at, min_severity=Severity.NONE
+        assert not m.auto_hide_due(["facebook:9_5"], emergency=True, at=at, min_severity=Severity.NONE)
+        m.after_flagged_many(
+            ["facebook:9_5"],
+            flares=FlareDetector(r, 1, 600),
+            emergency=True,
+            at=at,
+            min_severity=Severity.NONE,
         )
     worker.finish_after_flagged()
     assert m.state("facebook:9_5").inflight == "" and Store(r).get("facebook:9_5").status == REVIEW  # type: ignore[union-attr]
@@ -235,7 +239,7 @@ def test_cli_lists_the_review_queue(
 def test_an_auto_hidden_comment_edited_into_review_can_be_shown_again(r: redis.Redis) -> None:
     m = Moderation(r)
     item = add_flagged(r, "殺してやる", categories=["threat"], severity=Severity.HIGH, span="殺してやる")
-    assert m.auto_hide_if_due(item, emergency=False, at=WEEKDAY_NIGHT)
+    assert m.auto_hide_due([item], emergency=False, at=WEEKDAY_NIGHT) == [item]
     m.complete(pending_request(r, item), ok("hide"))
     cid = item.split(":", 1)[1]
     edited = CommentEvent("facebook", "555", cid, "edited", SUSPECT, entry_time=time.time() + 60)

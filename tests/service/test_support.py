@@ -84,13 +84,13 @@ def test_the_auto_hide_rule_never_hides_a_comment_that_needs_support(at: datetim
 def test_after_flagged_never_hides_needs_support(r: redis.Redis, at: datetime, emergency: bool) -> None:
     m = Moderation(r)
     crisis = add_crisis(r)
-    m.after_flagged(crisis, flares=FlareDetector(r, 5, 600), emergency=emergency, at=at)
+    m.after_flagged_many([crisis], flares=FlareDetector(r, 5, 600), emergency=emergency, at=at)
     assert not m.state(crisis).inflight and hide_requests(r, crisis) == []
     assert m.store.get(crisis).status == "pending"  # staff still see it in the queue
     if emergency or at != WEEKDAY_NOON:
         # The same comment without the crisis is hidden then: the rule, not the time, spared the other one.
         control = add_crisis(r, needs_support=False)
-        m.after_flagged(control, flares=FlareDetector(r, 5, 600), emergency=emergency, at=at)
+        m.after_flagged_many([control], flares=FlareDetector(r, 5, 600), emergency=emergency, at=at)
         assert m.state(control).inflight == "hide"
 
 
