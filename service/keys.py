@@ -54,7 +54,7 @@ SUPPORT_ITEMS = TAG + "support:items"
 SUPPORT_OPEN = TAG + "support:open"
 REPLY_TEMPLATES = TAG + "reply_templates"
 REPLY_TEMPLATES_SEEDED = TAG + "reply_templates:seeded"
-# Written with the comment (Store.apply_event), removed with the auto-hide decision (Moderation.after_flagged).
+# Written with the comment (Store.apply_event), removed with the auto-hide decision (Moderation.after_flagged_many).
 AFTER_FLAG_PENDING = TAG + "after_flag:pending"
 LAST_WEBHOOK = TAG + "webhook:last"
 # Pub/sub: the staff pages' live updates (service.live); published inside the writers' own transactions.
