@@ -6,10 +6,21 @@ class NgramScorer:
     n_categories: int
     n_words: int
     def __init__(
-        self, word_terms: list[str], char_terms: list[str], idf: Any, coef: Any, intercept: list[float]
+        self,
+        word_text: str,
+        word_ends: Any,
+        char_text: str,
+        char_ends: Any,
+        idf: Any,
+        coef: Any,
+        intercept: list[float],
     ) -> None:
-        """``idf`` and the row-major ``coef`` are buffers of doubles (array('d'), numpy)."""
+        """Each vocabulary is one string and a buffer of 64-bit end offsets (array('q')); ``idf`` and the
+        row-major ``coef`` are buffers of doubles (array('d'), numpy)."""
     def score(self, forms: list[str], kana: str) -> list[float]: ...
     def judge(
         self, forms: list[str], kana: str, cutoffs: Any, eligible: bytes
     ) -> tuple[list[float], int, list[int]]: ...
+
+def explainable(text: str, ends: Any) -> bytes:
+    """1 per term of at least two characters besides spaces, else 0."""

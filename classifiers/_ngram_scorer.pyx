@@ -8,6 +8,7 @@ pass over its word forms (one dict lookup each, for the word's id) and one over 
 multiply-add loop. No state is changed by scoring, so threads may share one scorer.
 """
 
+import sys
 from array import array
 
 from cpython.dict cimport PyDict_GetItem
@@ -89,22 +90,36 @@ cdef class _KeyTable:
             i = (i + 1) & self.mask
 
 
-cdef inline uint64_t _char_key(str term):
-    """The packed key of a 1-3 character n-gram, as the scoring loop builds it."""
-    cdef Py_ssize_t n = len(term)
-    cdef uint64_t a = _NONE, b = _NONE, c
-    if n == 1:
-        c = ord(term[0])
-    elif n == 2:
-        b = ord(term[0])
-        c = ord(term[1])
-    elif n == 3:
-        a = ord(term[0])
-        b = ord(term[1])
-        c = ord(term[2])
-    else:
-        raise ValueError(f"character n-gram of length {n}: {term!r}")
-    return (a << 42) | (b << 21) | c
+def _check_ends(str text, const long long[::1] ends):
+    """A vocabulary's end offsets must rise and end at its text's length."""
+    cdef Py_ssize_t i
+    cdef long long previous = 0
+    for i in range(ends.shape[0]):
+        if ends[i] < previous:
+            raise ValueError("vocabulary end offsets must not decrease")
+        previous = ends[i]
+    if previous != len(text):
+        raise ValueError("vocabulary text and end offsets disagree")
+
+
+def explainable(str text, const long long[::1] ends):
+    """One byte per term of a vocabulary (one string, the end offset of each term): 1 where the term has
+    at least two characters besides spaces. Single characters explain nothing to staff."""
+    _check_ends(text, ends)
+    out = bytearray(ends.shape[0])
+    cdef unsigned char[::1] flags = out
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void* data = PyUnicode_DATA(text)
+    cdef Py_ssize_t i, j, begin = 0, end, seen
+    for i in range(ends.shape[0]):
+        end = <Py_ssize_t>ends[i]
+        seen = 0
+        for j in range(begin, end):
+            if PyUnicode_READ(kind, data, j) != 32:
+                seen += 1
+        flags[i] = seen >= 2
+        begin = end
+    return bytes(out)
 
 
 cdef struct _Share:
@@ -137,17 +152,30 @@ cdef class NgramScorer:
     def __cinit__(self):
         self._unigram_rows = NULL
 
-    def __init__(self, word_terms, char_terms, const double[::1] idf, const double[::1] coef, intercept):
-        """``word_terms`` and ``char_terms`` are sequences of str; ``coef`` is the (n_features, n_categories)
-        coefficient matrix, row-major. Weights are kept as float32: half the memory traffic of the lookups,
-        and still within 1e-6 of scikit-learn's probabilities (the sums are done in double)."""
-        cdef Py_ssize_t n_words = len(word_terms)
-        cdef Py_ssize_t n = n_words + len(char_terms)
+    def __init__(
+        self,
+        str word_text,
+        const long long[::1] word_ends,
+        str char_text,
+        const long long[::1] char_ends,
+        const double[::1] idf,
+        const double[::1] coef,
+        intercept,
+    ):
+        """The word and character vocabularies are each one string and the end offset of every term in it
+        (feature rows in that order, words first); ``coef`` is the (n_features, n_categories) coefficient
+        matrix, row-major. Weights are kept as float32: half the memory traffic of the lookups, and still
+        within 1e-6 of scikit-learn's probabilities (the sums are done in double). The vocabularies are read
+        here in C: every `classify` and worker start pays for it, and as Python it cost ~0.15 s."""
+        cdef Py_ssize_t n_words = word_ends.shape[0]
+        cdef Py_ssize_t n = n_words + char_ends.shape[0]
         cdef int k = len(intercept)
         if idf.shape[0] != n or coef.shape[0] != n * k:
             raise ValueError("vocabularies, IDF and coefficients do not fit together")
         if k > _MAX_CATEGORIES:
             raise ValueError(f"at most {_MAX_CATEGORIES} categories")
+        _check_ends(word_text, word_ends)
+        _check_ends(char_text, char_ends)
         self.n_categories = k
         self.n_words = n_words
         for c in range(k):
@@ -162,17 +190,29 @@ cdef class NgramScorer:
         self._weights = weights
         self._w = table
 
-        # Word ids for every form, unigrams first so a unigram's id is small and dense.
+        # Word ids for every form, unigrams first so a unigram's id is small and dense. The forms are
+        # interned, as the tokenise phase's are, so most lookups match on identity.
         cdef dict ids = {}
-        cdef list pairs = []
-        cdef str term, first, second
-        for term in word_terms:
-            first, space, second = term.partition(" ")
-            if space:
-                pairs.append((first, second))
+        cdef list unigrams = []  # (row, form)
+        cdef list pairs = []  # (row, first form, second form)
+        cdef Py_ssize_t i, j, begin = 0, end, space
+        cdef int kind = PyUnicode_KIND(word_text)
+        cdef void* data = PyUnicode_DATA(word_text)
+        for i in range(n_words):
+            end = <Py_ssize_t>word_ends[i]
+            space = -1
+            for j in range(begin, end):
+                if PyUnicode_READ(kind, data, j) == 32:
+                    space = j
+                    break
+            if space < 0:
+                form = sys.intern(word_text[begin:end])
+                ids.setdefault(form, len(ids))
+                unigrams.append((i, form))
             else:
-                ids.setdefault(first, len(ids))
-        for first, second in pairs:
+                pairs.append((i, sys.intern(word_text[begin:space]), sys.intern(word_text[space + 1 : end])))
+            begin = end
+        for _, first, second in pairs:
             ids.setdefault(first, len(ids))
             ids.setdefault(second, len(ids))
         self._word_ids = ids
@@ -180,20 +220,32 @@ cdef class NgramScorer:
         self._unigram_rows = <int32_t*>malloc(max(1, len(ids)) * sizeof(int32_t))
         if self._unigram_rows is NULL:
             raise MemoryError()
-        cdef Py_ssize_t i
         for i in range(len(ids)):
             self._unigram_rows[i] = -1
+        for i, form in unigrams:
+            self._unigram_rows[<Py_ssize_t>ids[form]] = <int32_t>i
         self._bigrams = _KeyTable(len(pairs))
         cdef uint64_t w = <uint64_t>len(ids)
-        for i, term in enumerate(word_terms):
-            first, space, second = term.partition(" ")
-            if space:
-                self._bigrams.put(<uint64_t>ids[first] * w + <uint64_t>ids[second], <int32_t>i)
-            else:
-                self._unigram_rows[<Py_ssize_t>ids[first]] = <int32_t>i
-        self._chars = _KeyTable(len(char_terms))
-        for i, term in enumerate(char_terms):
-            self._chars.put(_char_key(term), <int32_t>(n_words + i))
+        for i, first, second in pairs:
+            self._bigrams.put(<uint64_t>ids[first] * w + <uint64_t>ids[second], <int32_t>i)
+
+        # Character n-grams: the packed key of each term, as the scoring loop builds it.
+        self._chars = _KeyTable(char_ends.shape[0])
+        kind = PyUnicode_KIND(char_text)
+        data = PyUnicode_DATA(char_text)
+        cdef uint64_t key
+        begin = 0
+        for i in range(char_ends.shape[0]):
+            end = <Py_ssize_t>char_ends[i]
+            if not 1 <= end - begin <= 3:
+                raise ValueError(f"character n-gram of length {end - begin}: {char_text[begin:end]!r}")
+            key = 0
+            for j in range(begin, begin + 3 - (end - begin)):
+                key = (key << 21) | _NONE
+            for j in range(begin, end):
+                key = (key << 21) | <uint64_t>PyUnicode_READ(kind, data, j)
+            self._chars.put(key, <int32_t>(n_words + i))
+            begin = end
 
     def __dealloc__(self):
         free(self._unigram_rows)

@@ -23,11 +23,10 @@ import zipfile
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import chain
 from pathlib import Path
 from typing import overload
 
-from classifiers._ngram_scorer import NgramScorer
+from classifiers._ngram_scorer import NgramScorer, explainable
 from classifiers.phases.normalise import normalise
 from classifiers.phases.tokenise import Token, tokenise
 
@@ -88,6 +87,11 @@ class Vocabulary(Sequence[str]):
     @property
     def text(self) -> str:
         return self._text
+
+    @property
+    def ends(self) -> array[int]:
+        """Where each term ends in ``text``."""
+        return self._ends
 
     def lengths(self) -> array[int]:
         ends = self._ends
@@ -211,13 +215,14 @@ class CompiledScorer:
         self.categories = tuple(parts.categories)
         self.thresholds = {c: float(parts.thresholds[c]) for c in self.categories}
         self.metadata = dict(parts.metadata)
+        words, chars = parts.word_terms, parts.char_terms
         self._ngrams = NgramScorer(
-            parts.word_terms, parts.char_terms, parts.idf, parts.coef, list(parts.intercept)
+            words.text, words.ends, chars.text, chars.ends, parts.idf, parts.coef, list(parts.intercept)
         )
-        self._words = parts.word_terms
-        self._chars = parts.char_terms
+        self._words = words
+        self._chars = chars
         # Single characters explain nothing to staff (a word bigram loses its joining space when shown).
-        self._explains = bytes(len(t.replace(" ", "")) >= 2 for t in chain(self._words, self._chars))
+        self._explains = explainable(words.text, words.ends) + explainable(chars.text, chars.ends)
         self._cutoffs = array("d", (self.thresholds[c] for c in self.categories))
 
     def score(self, forms: list[str], kana: str) -> list[float]:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from service.settings import Settings
 
 Handler = Callable[[argparse.Namespace], int]
-_CLASSIFY_WRITE_EVERY = 500  # answers written together at most, when a file is piped in
+_CLASSIFY_BATCH = 100  # comments judged (and answered) together at most, when a file is piped in
 
 # Module → the top-level commands it adds (one line per module).
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
@@ -252,15 +252,34 @@ def _worker(args: argparse.Namespace) -> int:
 def _classify(args: argparse.Namespace) -> int:
     import select
 
-    import classifiers
     from service.settings import load_settings
 
     configure_classifier(load_settings())
-    encode = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False), built once
-    # Answers wait here until they are written together: under PYTHONUNBUFFERED (common in containers)
-    # every sys.stdout.write would be a system call of its own.
-    pending: list[str] = []
+    # Lines are judged in batches (classifiers.moderate_many is cheaper per comment) and their answers
+    # written together: under PYTHONUNBUFFERED (common in containers) every sys.stdout.write would be a
+    # system call of its own. A program feeding lines one at a time still gets each answer at once: a
+    # batch ends as soon as no more input is waiting.
+    batch: list[str] = []
     for line in sys.stdin:
+        batch.append(line)
+        if len(batch) >= _CLASSIFY_BATCH or not select.select([sys.stdin], [], [], 0)[0]:
+            _write_lines(_classify_lines(batch))
+            batch.clear()
+    if batch:
+        _write_lines(_classify_lines(batch))
+    return 0
+
+
+def _classify_lines(lines: list[str]) -> list[str]:
+    """The JSON answer to each non-blank line: its verdict with its id, or the error that line has."""
+    import classifiers
+
+    encode = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False)
+    answers: list[str] = []
+    ids: list[str] = []  # the encoded id of each comment, in order
+    comments: list[tuple[str, str | None]] = []
+    slots: list[int] = []  # where each comment's answer goes in ``answers``
+    for line in lines:
         if not line.strip():
             continue
         item_id: object = None
@@ -272,27 +291,24 @@ def _classify(args: argparse.Namespace) -> int:
             text = data.get("text")
             if not isinstance(text, str):
                 raise ValueError('"text" must be a string')
-            author = data.get("author")
-            verdict = classifiers.moderate(text, author=author if isinstance(author, str) else None)
-            # {"id": …, **verdict.to_dict()} as JSON: the verdict's object with the id put first.
-            out = '{"id": ' + encode(item_id) + ", " + verdict.to_json()[1:]
         except ValueError as exc:  # includes JSONDecodeError
-            out = encode({"id": item_id, "error": str(exc)})
-        pending.append(out)
-        # A program feeding lines one at a time needs each answer at once; a file piped in does not, and a
-        # write per line costs more than many comments' classification. Write when no more input is
-        # waiting, or when enough answers have gathered.
-        if len(pending) >= _CLASSIFY_WRITE_EVERY or not select.select([sys.stdin], [], [], 0)[0]:
-            _write_lines(pending)
-    _write_lines(pending)
-    return 0
+            answers.append(encode({"id": item_id, "error": str(exc)}))
+            continue
+        author = data.get("author")
+        comments.append((text, author if isinstance(author, str) else None))
+        ids.append(encode(item_id))
+        slots.append(len(answers))
+        answers.append("")
+    for slot, item_id, verdict in zip(slots, ids, classifiers.moderate_many(comments), strict=True):
+        # {"id": …, **verdict.to_dict()} as JSON: the verdict's object with the id put first.
+        answers[slot] = '{"id": ' + item_id + ", " + verdict.to_json()[1:]
+    return answers
 
 
 def _write_lines(lines: list[str]) -> None:
-    if lines:
+    if lines:  # a batch of blank lines has no answers
         sys.stdout.write("\n".join(lines) + "\n")
         sys.stdout.flush()
-        lines.clear()
 
 
 def _train(args: argparse.Namespace) -> int:

@@ -148,16 +148,17 @@ class Worker:
         then it is moved to the dead-letter stream.
         """
         empty: list[str] = []
-        ready: list[_Prepared] = []
+        parsed: list[_Parsed] = []
         for entry_id, fields in entries:
             if not fields or "event" not in fields:
                 # Nothing to apply (an entry trimmed away or written by something else): just acknowledge.
                 empty.append(entry_id)
                 continue
             try:
-                ready.append(_prepare(entry_id, fields))
+                parsed.append(_parse(entry_id, fields))
             except Exception as exc:
                 self._failed(entry_id, fields, exc)
+        ready = self._classify(parsed)
         if empty:
             self._r.xack(keys.EVENTS, keys.EVENTS_GROUP, *empty)
             metrics.record_processed_many(self._r, [("empty", None)] * len(empty))
@@ -257,6 +258,24 @@ class Worker:
         delivered, failed = self._notifier.notify(item, comment)
         self._support.note_notification(item_id, delivered, failed)
 
+    def _classify(self, parsed: list[_Parsed]) -> list[_Prepared]:
+        """Classify the batch together; should that raise, each entry alone, so that only the entry that
+        breaks the classifier is retried (and in the end dead-lettered)."""
+        try:
+            return _classify_all(parsed)
+        except Exception:
+            log.warning(
+                "batch classification failed; classifying its entries one at a time",
+                extra={"entries": len(parsed)},
+            )
+        ready: list[_Prepared] = []
+        for p in parsed:
+            try:
+                ready.extend(_classify_all([p]))
+            except Exception as exc:
+                self._failed(p.entry_id, p.fields, exc)
+        return ready
+
     def _failed(self, entry_id: str, fields: dict[str, Any], exc: Exception) -> None:
         attempts = int(self._r.hincrby(keys.FAILURES, entry_id, 1))
         log.error(
@@ -309,19 +328,46 @@ class _Prepared:
     event: CommentEvent
     received_at: float
     verdict: Verdict | None
-    classify_seconds: float | None
+    classify_seconds: float | None  # this comment's share of its batch's classification time
 
 
-def _prepare(entry_id: str, fields: dict[str, Any]) -> _Prepared:
-    """Parse and classify one entry; no I/O. Raises on an entry that cannot be read."""
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    entry_id: str
+    fields: dict[str, Any]
+    event: CommentEvent
+    received_at: float
+
+    @property
+    def to_classify(self) -> bool:
+        return self.event.verb in ("add", "edited") and not self.event.is_own
+
+
+def _parse(entry_id: str, fields: dict[str, Any]) -> _Parsed:
+    """Read one entry; raises on an entry that cannot be read."""
     event = CommentEvent.from_json(fields["event"])
     received_at = float(fields.get("received_at") or int(entry_id.split("-")[0]) / 1000)
-    verdict, classify_seconds = None, None
-    if event.verb in ("add", "edited") and not event.is_own:
-        started = time.perf_counter()
-        verdict = classifiers.moderate(event.text, author=event.author_name)
-        classify_seconds = time.perf_counter() - started
-    return _Prepared(entry_id, fields, event, received_at, verdict, classify_seconds)
+    return _Parsed(entry_id, fields, event, received_at)
+
+
+def _classify_all(parsed: list[_Parsed]) -> list[_Prepared]:
+    """Classify the comments of a batch together (no I/O); entries without a comment to judge pass through."""
+    judged = [p for p in parsed if p.to_classify]
+    started = time.perf_counter()
+    verdicts = classifiers.moderate_many([(p.event.text, p.event.author_name) for p in judged])
+    share = (time.perf_counter() - started) / len(judged) if judged else None
+    by_entry = {p.entry_id: v for p, v in zip(judged, verdicts, strict=True)}
+    return [
+        _Prepared(
+            p.entry_id,
+            p.fields,
+            p.event,
+            p.received_at,
+            by_entry.get(p.entry_id),
+            share if p.entry_id in by_entry else None,
+        )
+        for p in parsed
+    ]
 
 
 def _id_tuple(stream_id: str) -> tuple[int, int]:

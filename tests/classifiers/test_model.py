@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import zipfile
+from array import array
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ import skops.io as sio
 from sklearn.preprocessing import FunctionTransformer
 
 from classifiers import moderate
+from classifiers._ngram_scorer import NgramScorer, explainable
 from classifiers.model import TEXT_CATEGORIES, CommentModel, export_scorer, labels_matrix, load, save
 from classifiers.phases import model as model_phase
 from classifiers.scorer import Vocabulary, load_scorer, scorer_path
@@ -130,6 +132,28 @@ def test_vocabulary_is_one_string_with_offsets() -> None:
         vocab[5]
     with pytest.raises(ValueError, match="disagree"):
         Vocabulary("ab", [1])
+
+
+def test_explainable_terms_have_two_characters_besides_spaces() -> None:
+    vocab = Vocabulary.of(["あ", "ばか", "死ね よ", " あ", "a b", "😊w", "   "])
+    assert explainable(vocab.text, vocab.ends) == bytes([0, 1, 1, 0, 1, 1, 0])
+    with pytest.raises(ValueError, match="disagree"):
+        explainable("abc", array("q", [1, 2]))
+
+
+def test_the_scorer_refuses_vocabularies_that_do_not_fit() -> None:
+    words, chars = Vocabulary.of(["ばか", "死ね よ"]), Vocabulary.of(["ば", "ばか", "ばかだ"])
+    idf, coef = array("d", [1.0] * 5), array("d", [0.5] * 5)
+    NgramScorer(words.text, words.ends, chars.text, chars.ends, idf, coef, [0.0])  # fits
+    with pytest.raises(ValueError, match="disagree"):
+        NgramScorer(words.text + "x", words.ends, chars.text, chars.ends, idf, coef, [0.0])
+    with pytest.raises(ValueError, match="decrease"):
+        NgramScorer(words.text, array("q", [3, 2]), chars.text, chars.ends, idf, coef, [0.0])
+    four = Vocabulary.of(["ば", "ばか", "ばかだな"])
+    with pytest.raises(ValueError, match="n-gram of length 4"):
+        NgramScorer(words.text, words.ends, four.text, four.ends, idf, coef, [0.0])
+    with pytest.raises(ValueError, match="do not fit"):
+        NgramScorer(words.text, words.ends, chars.text, chars.ends, idf, coef, [0.0, 0.0])
 
 
 def test_skops_round_trip_with_trusted_types(fitted: CommentModel, tmp_path: Path) -> None:

@@ -98,6 +98,40 @@ def test_classify_json_lines_in_order_with_a_bad_line(cli_env: dict[str, str], t
     assert lines[1] == json.dumps({"id": None, "error": out[1]["error"]}, ensure_ascii=False)
 
 
+@pytest.mark.slow
+def test_classify_a_file_of_several_batches_answers_every_line_in_order(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    from classifiers import moderate
+    from service.cli import _CLASSIFY_BATCH
+
+    texts = [TOXIC, BENIGN, "電話は090-1234-5678です", "死にたい", "お前ほんとバカだな"]
+    lines: list[str] = []
+    expected: list[object] = []  # per answer: the text its verdict is of, or None for an error
+    for i in range(2 * _CLASSIFY_BATCH + 30):
+        if i % 37 == 5:
+            lines.append(f"[{i}]")  # JSON, but no object: an error answer in its place
+            expected.append(None)
+        elif i % 41 == 7:
+            lines.append("")  # blank lines are skipped, not answered
+        else:
+            text = texts[i % len(texts)]
+            lines.append(json.dumps({"id": i, "text": text, "author": "山田 花子"}, ensure_ascii=False))
+            expected.append((i, text))
+    result = run_cli(["classify"], cli_env, cwd=tmp_path, stdin="\n".join(lines) + "\n")
+    assert result.returncode == 0, result.stderr
+    answers = result.stdout.splitlines()
+    assert len(answers) == len(expected)
+    for answer, want in zip(answers, expected, strict=True):
+        if want is None:
+            assert json.loads(answer) == {"id": None, "error": "a line must be a JSON object"}
+        else:
+            i, text = want
+            assert answer == json.dumps(
+                {"id": i, **moderate(text, author="山田 花子").to_dict()}, ensure_ascii=False
+            )
+
+
 def test_classify_answers_each_line_a_program_feeds_before_the_next(
     cli_env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -260,3 +260,32 @@ def test_one_unreadable_entry_does_not_hold_back_its_batch(
     assert store.get("facebook:9_30") is not None and store.get("facebook:9_31") is not None
     assert r.xlen(keys.DEAD_LETTER) == 1
     assert r.xpending(keys.EVENTS, keys.EVENTS_GROUP)["pending"] == 0
+
+
+def test_a_comment_the_classifier_fails_on_does_not_hold_back_its_batch(
+    redis_url: str,
+    r: redis.Redis,
+    make_settings: Callable[..., Settings],
+    store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from classifiers import pipeline
+    from classifiers.phases.context import Context, Evidence
+
+    def breaks_on_one_comment(ctx: Context) -> Evidence | None:
+        if "壊れる" in ctx.original:
+            raise RuntimeError("a phase that fails on this text")
+        return None
+
+    # A comment's batch is classified together; one the classifier raises on must fail alone.
+    monkeypatch.setattr(pipeline, "PHASES", (*pipeline.PHASES, breaks_on_one_comment))
+    ensure_group(r)
+    enqueue(redis_url, fb("9_40", TOXIC), fb("9_41", "これで壊れる"), fb("9_42", BENIGN))
+    worker = Worker(r, make_settings(worker_batch=100, max_deliveries=1))
+    assert worker.read_once(block_ms=50) == 3
+    toxic, benign = store.get("facebook:9_40"), store.get("facebook:9_42")
+    assert toxic is not None and toxic.flagged and benign is not None and not benign.flagged
+    assert store.get("facebook:9_41") is None
+    (dead,) = r.xrange(keys.DEAD_LETTER)
+    assert "RuntimeError" in dead[1]["error"] and "9_41" in dead[1]["event"]
+    assert r.xpending(keys.EVENTS, keys.EVENTS_GROUP)["pending"] == 0
