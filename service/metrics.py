@@ -98,7 +98,7 @@ class _WorkerFigures(Collector):
             buckets.append((str(bound), cumulative))
         histogram = HistogramMetricFamily(
             "shakyo_classification_seconds",
-            "Time of classifiers.moderate per comment, all workers.",
+            "Classification time per comment, all workers (a batch's time shared equally among its comments).",
             buckets=buckets,
             sum_value=float(data.get("classify:sum", 0)),
         )

@@ -3,12 +3,12 @@
 Any number of workers (processes, on any machine) share the stream through the consumer
 group `workers`. An entry a crashed worker left unacknowledged is claimed by another (XAUTOCLAIM,
 Redis 6.2+) once it has been idle for `claim_idle_seconds`. Entries are read in batches (up to
-`worker_batch` per XREADGROUP), all classified first, then Store.apply_events writes the comments and
-acknowledges the entries in one transaction and skips entries already applied, so an entry that is
-processed twice (claimed after a slow worker finished it) still changes nothing the second time.
-That transaction also marks a flagged comment's after-flag steps as pending; a worker that dies before
-finishing them leaves the mark, and another finishes them once it is `claim_idle_seconds` old
-(`finish_after_flagged`), so an out-of-hours comment is still auto-hidden, once.
+`worker_batch` per XREADGROUP), all classified first and together (classifiers.moderate_many), then
+Store.apply_events writes the comments and acknowledges the entries in one transaction and skips entries
+already applied, so an entry that is processed twice (claimed after a slow worker finished it) still changes
+nothing the second time. That transaction also marks a flagged comment's after-flag steps as pending; a
+worker that dies before finishing them leaves the mark, and another finishes them once it is
+`claim_idle_seconds` old (`finish_after_flagged`), so an out-of-hours comment is still auto-hidden, once.
 """
 
 from __future__ import annotations
