@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import select
 import subprocess
 import sys
 from pathlib import Path
@@ -55,29 +54,3 @@ def test_redis_unreachable_is_one_line_and_exit_1(cli_env: dict[str, str], tmp_p
     result = run_cli(["queue", "list"], env, cwd=tmp_path)
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1 and "Redis" in result.stderr
-
-
-def test_classify_answers_a_program_that_waits_for_each_line(cli_env: dict[str, str], tmp_path: Path) -> None:
-    # Output is buffered for speed when a file is piped in; a co-process writing one line and waiting for its
-    # answer must still get it (no PYTHONUNBUFFERED here: the command's own flushing is what is tested).
-    env = {k: v for k, v in cli_env.items() if k != "PYTHONUNBUFFERED"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "service", "classify"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        env=env,
-        cwd=tmp_path,
-        text=True,
-    )
-    assert proc.stdin is not None and proc.stdout is not None
-    try:
-        for i, text in enumerate(["お前ほんとバカだな", "今日はいい天気ですね"]):
-            proc.stdin.write(json.dumps({"id": i, "text": text}, ensure_ascii=False) + "\n")
-            proc.stdin.flush()
-            ready, _, _ = select.select([proc.stdout], [], [], 120)  # a bound against hanging, not a speed check
-            assert ready, "no answer to a line while the writer waits for it"
-            answer = json.loads(proc.stdout.readline())
-            assert answer["id"] == i and answer["flagged"] is (i == 0)
-    finally:
-        proc.stdin.close()
-        proc.wait(timeout=60)
