@@ -1,7 +1,7 @@
 """要確認 (only the model suspects a comment, short of the confidence that flags) on a real Redis server: its
 own queue, never pending, never flagged, never auto-hidden, moved by edits, acted on and audited like others.
 
-Verdicts are injected (`classifiers.moderate` replaced for the worker, or given to Store.apply_event), so the
+Verdicts are injected (`classifiers.moderate_many` replaced for the worker, or given to Store.apply_event), so the
 tests hold whatever the model's numbers become.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -67,10 +68,10 @@ VERDICTS: dict[str, Verdict] = {
 def injected(monkeypatch: pytest.MonkeyPatch) -> None:
     """The worker classifies with the verdicts above (the texts the tests use), not the model."""
 
-    def moderate(text: str, *, author: str | None = None) -> Verdict:
-        return VERDICTS[text]
+    def moderate_many(comments: Iterable[tuple[str, str | None]]) -> list[Verdict]:
+        return [VERDICTS[text] for text, _author in comments]
 
-    monkeypatch.setattr(classifiers, "moderate", moderate)
+    monkeypatch.setattr(classifiers, "moderate_many", moderate_many)
 
 
 @pytest.fixture
