@@ -96,7 +96,9 @@ class Worker:
                 if now >= next_housekeeping:
                     self.housekeeping()
                     next_housekeeping = now + _HOUSEKEEPING_SECONDS
-                self.read_once(block_ms=self._settings.worker_block_ms)
+                read = self.read_once(block_ms=self._settings.worker_block_ms)
+                if 0 < read < self._settings.worker_batch:
+                    stop.wait(self._settings.worker_linger_ms / 1000)  # let the next batch gather
             except redis.ConnectionError as exc:
                 log.warning("redis unreachable; retrying", extra={"error": type(exc).__name__})
                 stop.wait(_RETRY_AFTER_REDIS_ERROR)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -13,6 +14,7 @@ from classifiers.verdict import Verdict
 from service import keys
 from service.settings import Settings
 from service.store import PENDING, Store, queue_score
+from service.streams import Entries
 from service.worker import Worker, ensure_group
 from tests.conftest import BENIGN, TOXIC, enqueue, fb
 from tests.webhooks.payloads import IG_ACCOUNT_ID, PAGE_ID
@@ -289,3 +291,38 @@ def test_a_comment_the_classifier_fails_on_does_not_hold_back_its_batch(
     (dead,) = r.xrange(keys.DEAD_LETTER)
     assert "RuntimeError" in dead[1]["error"] and "9_41" in dead[1]["event"]
     assert r.xpending(keys.EVENTS, keys.EVENTS_GROUP)["pending"] == 0
+
+
+def test_after_a_short_read_the_worker_lets_the_next_batch_gather(
+    redis_url: str, r: redis.Redis, make_settings: Callable[..., Settings], store: Store
+) -> None:
+    sizes: list[int] = []
+
+    class Observed(Worker):
+        def handle_batch(self, entries: Entries) -> None:
+            sizes.append(len(entries))
+            super().handle_batch(entries)
+
+    def wait_for(total: int) -> None:
+        deadline = time.monotonic() + 60  # a bound against hanging, not a speed check
+        while store.count_comments() < total and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    ensure_group(r)
+    worker = Observed(r, make_settings(worker_batch=100, worker_linger_ms=1000, worker_block_ms=20))
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    thread.start()
+    try:
+        enqueue(redis_url, fb("9_50", BENIGN))
+        wait_for(1)
+        # Five comments arriving one after another while the worker waits after its one-entry read: without
+        # the wait, a worker blocked on the stream would take each on its own.
+        for i in range(51, 56):
+            enqueue(redis_url, fb(f"9_{i}", BENIGN))
+            time.sleep(0.02)
+        wait_for(6)
+    finally:
+        stop.set()
+        thread.join(60)
+    assert sizes == [1, 5]
