@@ -30,6 +30,9 @@ from webhooks.events import CommentEvent
 # Clearly toxic / clearly benign, so tests hold whatever the classifier's fine print becomes.
 TOXIC = "死ねよクズ"
 BENIGN = "いつもありがとうございます"
+# Flagged, but below the default auto-hide severity (high): out of operating hours (evenings, weekends, when CI may
+# run) the worker does not start hiding it, so a test can act on it at any hour.
+INSULT = "お前ほんとバカだな"
 REPO = Path(__file__).resolve().parent.parent
 VERIFY_TOKEN = "test-verify-token"
 

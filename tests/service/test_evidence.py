@@ -15,14 +15,14 @@ from service.evidence.records import ITEMS_KEY, purge, records
 from service.moderation import Moderation
 from service.settings import Settings
 from service.worker import Worker
-from tests.conftest import TOXIC
+from tests.conftest import INSULT
 from tests.webhooks.payloads import APP_SECRET, PAGE_ID, fb_comment, fb_payload, sign, to_body
 
 
 def test_decisions_freeze_the_signed_body_versions_and_trail(
     r: redis.Redis, app_url: str, make_settings: Callable[..., Settings]
 ) -> None:
-    body = to_body(fb_payload(PAGE_ID, [fb_comment("1_77", TOXIC)]))
+    body = to_body(fb_payload(PAGE_ID, [fb_comment("1_77", INSULT)]))
     sent = httpx.post(
         f"{app_url}/webhooks/meta", content=body, headers={"X-Hub-Signature-256": sign(body, APP_SECRET)}
     )
@@ -40,7 +40,7 @@ def test_decisions_freeze_the_signed_body_versions_and_trail(
     received = data["received_bodies"][0]
     assert received["source"] == "webhook" and received["body"].encode("utf-8") == body
     assert received["sha256"] == hashlib.sha256(body).hexdigest()
-    assert data["versions"][-1]["text"] == TOXIC and data["post_link"].startswith("https://www.facebook.com/")
+    assert data["versions"][-1]["text"] == INSULT and data["post_link"].startswith("https://www.facebook.com/")
     assert [e["action"] for e in data["audit_trail"]] == ["escalated", "approved"]
     assert data["frozen_by"] == "kacho" and data["verdict"]["flagged"]
     # The first record is untouched by the second decision (append-only).

@@ -16,7 +16,7 @@ from service.accounts import AccountStore, Role
 from service.moderation import Moderation
 from service.settings import Settings
 from service.worker import Worker, ensure_group
-from tests.conftest import TOXIC, enqueue, fb
+from tests.conftest import INSULT, enqueue, fb
 from tests.service.test_moderation import add_flagged
 
 PASSWORD = "Kawa-Nagare#Sora82"
@@ -92,7 +92,7 @@ def test_a_new_item_and_a_decision_reach_an_open_queue_page(
     session = logged_in(app_url, "tanaka")
     streams.append(events := Events(session, f"{app_url}/live/events"))
     ensure_group(r)
-    enqueue(redis_url, fb("81_1", TOXIC))
+    enqueue(redis_url, fb("81_1", INSULT))
     Worker(r, settings).drain()
     events.wait_for(lambda name, data: name == "change" and "facebook:81_1" in data.split())
     Moderation(r).decide("facebook:81_1", "dismiss", actor="suzuki", role="staff")
