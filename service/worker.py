@@ -322,19 +322,9 @@ class Worker:
 
 
 @dataclass(frozen=True, slots=True)
-class _Prepared:
-    """A stream entry parsed and classified, ready to be stored."""
-
-    entry_id: str
-    fields: dict[str, Any]
-    event: CommentEvent
-    received_at: float
-    verdict: Verdict | None
-    classify_seconds: float | None  # this comment's share of its batch's classification time
-
-
-@dataclass(frozen=True, slots=True)
 class _Parsed:
+    """A stream entry read."""
+
     entry_id: str
     fields: dict[str, Any]
     event: CommentEvent
@@ -343,6 +333,14 @@ class _Parsed:
     @property
     def to_classify(self) -> bool:
         return self.event.verb in ("add", "edited") and not self.event.is_own
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared(_Parsed):
+    """A stream entry read and classified, ready to be stored."""
+
+    verdict: Verdict | None
+    classify_seconds: float | None  # this comment's share of its batch's classification time
 
 
 def _parse(entry_id: str, fields: dict[str, Any]) -> _Parsed:
