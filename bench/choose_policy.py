@@ -35,7 +35,6 @@ from classifiers import pipeline  # noqa: E402
 from classifiers.compose import CRISIS_WORDS, MATCH_FLAG_SCORE, crisis_spans, outside_crisis  # noqa: E402
 from classifiers.decision import DecisionPolicy, card_section, replace_card_section, save_policy  # noqa: E402
 from classifiers.phases import model as model_phase  # noqa: E402
-from classifiers.phases.context import Context  # noqa: E402
 from classifiers.training import CARD_FILE  # noqa: E402
 
 JST = timezone(timedelta(hours=9))
@@ -72,12 +71,8 @@ class Judged:
 
 def judge_rows(path: Path) -> list[Judged]:
     out: list[Judged] = []
-    for row in read_set(path):
-        ctx = Context(original=row.text)
-        for phase in pipeline.PHASES:
-            ev = phase(ctx)
-            if ev is not None:
-                ctx.evidence.append(ev)
+    rows = read_set(path)
+    for row, ctx in zip(rows, pipeline.run_phases((row.text, None) for row in rows), strict=True):
         probs: dict[str, float] = {}
         supported: dict[str, float] = {}
         for ev in ctx.evidence:

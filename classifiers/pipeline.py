@@ -51,10 +51,16 @@ def moderate(text: str, *, author: str | None = None) -> Verdict:
 
 def moderate_many(comments: Iterable[tuple[str, str | None]]) -> list[Verdict]:
     """Classify (text, author) pairs, in order: the verdicts ``moderate`` gives each, for less CPU."""
+    return [compose(ctx) for ctx in run_phases(comments)]
+
+
+def run_phases(comments: Iterable[tuple[str, str | None]]) -> list[Context]:
+    """Every phase over (text, author) pairs, phase by phase: each comment's context with its evidence, before
+    compose merges it (threshold tools read the evidence itself)."""
     contexts = [Context(original=text, author=author) for text, author in comments]
     for phase in PHASES:
         for ctx in contexts:
             ev = phase(ctx)
             if ev is not None:
                 ctx.evidence.append(ev)
-    return [compose(ctx) for ctx in contexts]
+    return contexts

@@ -354,18 +354,12 @@ def _classify_all(parsed: list[_Parsed]) -> list[_Prepared]:
     """Classify the comments of a batch together (no I/O); entries without a comment to judge pass through."""
     judged = [p for p in parsed if p.to_classify]
     started = time.perf_counter()
-    verdicts = classifiers.moderate_many([(p.event.text, p.event.author_name) for p in judged])
+    verdicts = iter(classifiers.moderate_many([(p.event.text, p.event.author_name) for p in judged]))
     share = (time.perf_counter() - started) / len(judged) if judged else None
-    by_entry = {p.entry_id: v for p, v in zip(judged, verdicts, strict=True)}
     return [
-        _Prepared(
-            p.entry_id,
-            p.fields,
-            p.event,
-            p.received_at,
-            by_entry.get(p.entry_id),
-            share if p.entry_id in by_entry else None,
-        )
+        _Prepared(p.entry_id, p.fields, p.event, p.received_at, next(verdicts), share)
+        if p.to_classify
+        else _Prepared(p.entry_id, p.fields, p.event, p.received_at, None, None)
         for p in parsed
     ]
 

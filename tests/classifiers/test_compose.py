@@ -5,7 +5,7 @@ from __future__ import annotations
 from classifiers.categories import CATEGORY_NAMES, Severity
 from classifiers.compose import _merge, compose
 from classifiers.phases.context import Context, Evidence
-from classifiers.pipeline import PHASES
+from classifiers.pipeline import run_phases
 from classifiers.verdict import Match, Verdict
 
 COMMENTS = [
@@ -21,19 +21,9 @@ COMMENTS = [
 ]
 
 
-def _context(text: str) -> Context:
-    ctx = Context(original=text)
-    for phase in PHASES:
-        ev = phase(ctx)
-        if ev is not None:
-            ctx.evidence.append(ev)
-    return ctx
-
-
 def test_fast_path_equals_full_merge() -> None:
-    for text in COMMENTS:
-        ctx = _context(text)
-        assert compose(ctx) == _merge(ctx), text
+    for ctx in run_phases((text, None) for text in COMMENTS):
+        assert compose(ctx) == _merge(ctx), ctx.original
 
 
 def test_no_evidence_is_a_clean_verdict_with_every_category() -> None:
